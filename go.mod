@@ -1,0 +1,3 @@
+module github.com/credchain/credchain
+
+go 1.26.0

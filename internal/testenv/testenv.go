@@ -1,0 +1,87 @@
+// Package testenv holds the helpers every credchain test shares: a
+// controllable clock, a hermetic environment that keeps tests on 127.0.0.1,
+// and checks for the real components the tests run against.
+package testenv
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// cloudVariables are inherited variables that could point a test at a real
+// cloud or a real credential; Hermetic clears them.
+var cloudVariables = []string{
+	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+	"AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ROLE_ARN",
+	"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_BEARER_TOKEN_BEDROCK",
+	"GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT",
+	"CLOUDSDK_CONFIG", "CLOUDSDK_AUTH_ACCESS_TOKEN", "GOOGLE_OAUTH_ACCESS_TOKEN",
+	"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
+	"CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR", "CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR",
+	"CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_API_KEY_HELPER_TTL_MS",
+	"CREDCHAIN_CONFIG", "BROWSER",
+}
+
+// Hermetic makes the test process safe to run anywhere: no inherited cloud
+// or API credentials, instance metadata off (AWS) or on a dead loopback port
+// (Google), no D-Bus session bus (so nothing autolaunches a daemon), and a
+// private HOME and XDG directories. It returns the temporary HOME.
+// Tests that call it must not call t.Parallel (it uses t.Setenv).
+func Hermetic(t testing.TB) string {
+	t.Helper()
+	for _, v := range cloudVariables {
+		t.Setenv(v, "")
+		_ = os.Unsetenv(v)
+	}
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "CREDCHAIN_") {
+			t.Setenv(name, "")
+			_ = os.Unsetenv(name)
+		}
+	}
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("GCE_METADATA_HOST", "127.0.0.1:"+strconv.Itoa(DeadPort(t)))
+	t.Setenv("GCE_METADATA_IP", "127.0.0.1:"+strconv.Itoa(DeadPort(t)))
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "disabled:")
+	t.Setenv("CI", "true")
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", home+"/.config")
+	t.Setenv("XDG_CACHE_HOME", home+"/.cache")
+	t.Setenv("XDG_DATA_HOME", home+"/.local/share")
+	t.Setenv("CLOUDSDK_CONFIG", home+"/.config/gcloud")
+	return home
+}
+
+// DeadPort returns a loopback port nothing listens on (it was free a moment
+// ago), for endpoints that must fail fast.
+func DeadPort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: listen: %v", err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	return port
+}
+
+// RequireCommand returns the path of a program the test needs. A missing
+// program fails the test (it never skips): .ci/run installs every one.
+func RequireCommand(t testing.TB, name, installHint string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("testenv: %s is required and not installed (%s; .ci/run installs it): %v", name, installHint, err)
+	}
+	return p
+}

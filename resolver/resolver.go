@@ -1,0 +1,268 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/credchain/credchain/cache"
+)
+
+// DefaultRefreshWindow is how long before expiry a credential is refreshed,
+// as in Claude Code.
+const DefaultRefreshWindow = 5 * time.Minute
+
+// Config configures a Resolver. The config package builds one from settings.
+type Config struct {
+	// Sources in priority order; names must be unique.
+	Sources []Source
+	// Store is the shared store for Persistent sources; nil keeps nothing
+	// across processes.
+	Store cache.Store
+	// RefreshWindow is how long before expiry a refresh starts
+	// (DefaultRefreshWindow when zero).
+	RefreshWindow time.Duration
+	// Clock defaults to the system clock.
+	Clock Clock
+	// OnEvent, when set, is called for every Event (from the goroutine that
+	// caused it; it must not block for long).
+	OnEvent func(Event)
+	// Logger, when set, receives every Event as a log record.
+	Logger *slog.Logger
+	// NoBackgroundRefresh serves a stale (still valid) credential without
+	// starting a refresh. For short-lived processes such as `credchain
+	// token`, which could not finish a refresh they started.
+	NoBackgroundRefresh bool
+	// Signers sign requests for kinds that are not a plain header
+	// (KindAWS); see Transport.
+	Signers map[Kind]Signer
+	// RetryMin and RetryMax bound the exponential backoff of failed
+	// background refreshes (defaults 1s and 1m, with ±20% jitter).
+	RetryMin, RetryMax time.Duration
+	// ErrorTTL is how long the error of a failed blocking fetch is remembered
+	// and returned to further callers without calling the source again
+	// (default 2s), so a failing upstream is not hammered.
+	ErrorTTL time.Duration
+	// FetchTimeout bounds one fetch (default: none; sources bound their
+	// own calls).
+	FetchTimeout time.Duration
+	// CloseTimeout bounds how long Close waits for in-flight refreshes to be
+	// stored (default 10s).
+	CloseTimeout time.Duration
+}
+
+// Resolver resolves the chain and keeps every source's credential fresh.
+type Resolver struct {
+	cfg      Config
+	clock    Clock
+	window   time.Duration
+	entries  []*entry
+	byName   map[string]*entry
+	winner   atomic.Pointer[entry]
+	prefetch *cache.Prefetch
+	root     context.Context
+	cancel   context.CancelFunc
+	closed   atomic.Bool
+	inflight sync.WaitGroup
+}
+
+// New validates cfg, starts reading every persistent source's stored record
+// in parallel, and returns at once.
+func New(ctx context.Context, cfg Config) (*Resolver, error) {
+	if len(cfg.Sources) == 0 {
+		return nil, errors.New("resolver: no sources in the chain")
+	}
+	if cfg.RefreshWindow < 0 {
+		return nil, fmt.Errorf("resolver: refresh window %v is negative", cfg.RefreshWindow)
+	}
+	if cfg.RefreshWindow == 0 {
+		cfg.RefreshWindow = DefaultRefreshWindow
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock()
+	}
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = time.Second
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = time.Minute
+	}
+	if cfg.ErrorTTL <= 0 {
+		cfg.ErrorTTL = 2 * time.Second
+	}
+	if cfg.CloseTimeout <= 0 {
+		cfg.CloseTimeout = 10 * time.Second
+	}
+	root, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &Resolver{cfg: cfg, clock: cfg.Clock, window: cfg.RefreshWindow, byName: map[string]*entry{}, root: root, cancel: cancel}
+	var keys []string
+	for _, s := range cfg.Sources {
+		name := s.Name()
+		if name == "" {
+			cancel()
+			return nil, errors.New("resolver: a source has an empty name")
+		}
+		if _, dup := r.byName[name]; dup {
+			cancel()
+			return nil, fmt.Errorf("resolver: source %q appears twice in the chain", name)
+		}
+		e := &entry{r: r, src: s, name: name, loaded: make(chan struct{})}
+		if p, ok := s.(Persistent); ok && p.Persistent() && cfg.Store != nil {
+			e.persist = true
+			keys = append(keys, name)
+		} else {
+			close(e.loaded)
+		}
+		r.entries = append(r.entries, e)
+		r.byName[name] = e
+	}
+	if len(keys) > 0 {
+		r.prefetch = cache.StartPrefetch(root, cfg.Store, keys)
+		for _, e := range r.entries {
+			if e.persist {
+				go e.load()
+			}
+		}
+	}
+	return r, nil
+}
+
+// Resolve returns the credential to send now, from the highest configured
+// source. Once a source has won, Resolve on its fresh credential is one
+// atomic load and a clock read: no lock, no allocation.
+func (r *Resolver) Resolve(ctx context.Context) (*Credential, error) {
+	if e := r.winner.Load(); e != nil {
+		return e.get(ctx)
+	}
+	return r.walk(ctx)
+}
+
+func (r *Resolver) walk(ctx context.Context) (*Credential, error) {
+	if r.closed.Load() {
+		return nil, ErrClosed
+	}
+	var reasons []SourceReason
+	for _, e := range r.entries {
+		cred, err := e.resolveOnce(ctx)
+		if err == nil {
+			r.winner.CompareAndSwap(nil, e)
+			return cred, nil
+		}
+		if errors.Is(err, ErrNotConfigured) {
+			reasons = append(reasons, SourceReason{Source: e.name, Reason: Reason(err)})
+			continue
+		}
+		return nil, err
+	}
+	return nil, &NoSourceError{Reasons: reasons}
+}
+
+// Active returns the name of the source that won the chain, or "" before
+// the first successful Resolve.
+func (r *Resolver) Active() string {
+	if e := r.winner.Load(); e != nil {
+		return e.name
+	}
+	return ""
+}
+
+// Sources returns the chain's sources in order.
+func (r *Resolver) Sources() []Source {
+	out := make([]Source, len(r.entries))
+	for i, e := range r.entries {
+		out[i] = e.src
+	}
+	return out
+}
+
+// Invalidate reports that the API refused cred (an HTTP 401). Concurrent
+// calls for the same credential share one recovery: for a persistent source
+// the store is re-read first (another process may have refreshed), else the
+// source is asked for a new credential with cred as prev. It returns the
+// credential to retry with, which may be the same secret if the source has
+// nothing newer (an environment key).
+func (r *Resolver) Invalidate(ctx context.Context, cred *Credential) (*Credential, error) {
+	if cred == nil {
+		return nil, errors.New("resolver: invalidate: nil credential")
+	}
+	e, ok := r.byName[cred.Source]
+	if !ok {
+		return nil, fmt.Errorf("resolver: invalidate: unknown source %q", cred.Source)
+	}
+	return e.invalidate(ctx, cred)
+}
+
+// Store saves a credential obtained outside the scheduler (a fresh login)
+// for the named persistent source: written to the store under its lock, then
+// served from memory with its refresh timer armed.
+func (r *Resolver) Store(ctx context.Context, cred *Credential) error {
+	e, ok := r.byName[cred.Source]
+	if !ok {
+		return fmt.Errorf("resolver: store: unknown source %q", cred.Source)
+	}
+	return e.store(ctx, cred)
+}
+
+// Logout removes what credchain stored for the named sources (every
+// persistent source when none is named), revoking first where the source
+// can. It returns the names of the records removed.
+func (r *Resolver) Logout(ctx context.Context, names ...string) ([]string, error) {
+	var targets []*entry
+	if len(names) == 0 {
+		for _, e := range r.entries {
+			if e.persist {
+				targets = append(targets, e)
+			}
+		}
+	} else {
+		for _, n := range names {
+			e, ok := r.byName[n]
+			if !ok {
+				return nil, fmt.Errorf("logout: unknown source %q", n)
+			}
+			if !e.persist {
+				return nil, fmt.Errorf("logout: source %q stores nothing (its credential comes from the environment or a descriptor)", n)
+			}
+			targets = append(targets, e)
+		}
+	}
+	var removed []string
+	var errs []error
+	for _, e := range targets {
+		ok, err := e.logout(ctx)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if ok {
+			removed = append(removed, e.name)
+		}
+		r.winner.CompareAndSwap(e, nil)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// Close stops the refresh timers and waits, up to Config.CloseTimeout, for
+// refreshes already in flight to be stored, so a rotated refresh token is
+// never lost by a process ending.
+func (r *Resolver) Close() error {
+	if !r.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	for _, e := range r.entries {
+		e.stopTimer()
+	}
+	done := make(chan struct{})
+	go func() { r.inflight.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-time.After(r.cfg.CloseTimeout):
+		err = fmt.Errorf("resolver: close: a refresh was still running after %v", r.cfg.CloseTimeout)
+	}
+	r.cancel()
+	return err
+}

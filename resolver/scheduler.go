@@ -1,0 +1,526 @@
+package resolver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/credchain/credchain/cache"
+)
+
+// snapshot is what the hot path reads: one immutable value behind an atomic
+// pointer. Times are wall-clock Unix nanoseconds; math.MaxInt64 means never.
+type snapshot struct {
+	cred      *Credential
+	refreshAt int64
+	expireAt  int64
+}
+
+// rejectedAt marks a snapshot whose credential the API refused: it is past
+// both its refresh and expiry times, so every caller takes the slow path.
+const rejectedAt = math.MinInt64
+
+type fetchCall struct {
+	done chan struct{}
+	cred *Credential
+	err  error
+}
+
+// entry is the scheduler's state for one source.
+type entry struct {
+	r       *Resolver
+	src     Source
+	name    string
+	persist bool
+	loaded  chan struct{} // closed once the prefetched record is installed
+
+	snap atomic.Pointer[snapshot]
+	// refreshing is true from the moment a background refresh is started
+	// until it succeeds, including while a retry is pending, so the hot path
+	// starts at most one.
+	refreshing atomic.Bool
+
+	mu        sync.Mutex
+	call      *fetchCall
+	rejected  *Credential
+	failErr   error
+	failUntil time.Time
+	failures  int
+	lastErr   error
+	deadErr   error // login required: do not call the source until the store changes
+	timer     Timer
+	timerGen  uint64
+	nextRetry time.Time
+}
+
+// get is the hot path.
+func (e *entry) get(ctx context.Context) (*Credential, error) {
+	if s := e.snap.Load(); s != nil {
+		now := e.r.clock.Now().UnixNano()
+		if now < s.refreshAt {
+			return s.cred, nil
+		}
+		if now < s.expireAt {
+			e.kick()
+			return s.cred, nil
+		}
+	}
+	return e.slow(ctx)
+}
+
+// resolveOnce is get preceded by the source's cheap probe, for chain walks.
+func (e *entry) resolveOnce(ctx context.Context) (*Credential, error) {
+	if p, ok := e.src.(Prober); ok {
+		if err := p.Probe(); err != nil {
+			if errors.Is(err, ErrNotConfigured) {
+				return nil, err
+			}
+			return nil, &SourceError{Source: e.name, Err: err}
+		}
+	}
+	return e.get(ctx)
+}
+
+// kick starts one background refresh of a still-valid credential.
+func (e *entry) kick() {
+	if e.r.cfg.NoBackgroundRefresh || e.r.closed.Load() {
+		return
+	}
+	if !e.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	e.mu.Lock()
+	e.startCallLocked()
+	e.mu.Unlock()
+}
+
+func (e *entry) startCallLocked() *fetchCall {
+	if e.call != nil {
+		return e.call
+	}
+	c := &fetchCall{done: make(chan struct{})}
+	e.call = c
+	e.r.inflight.Add(1)
+	go e.run(c)
+	return c
+}
+
+// slow serves callers that found no usable credential: they all wait for
+// one shared fetch, each as long as its own ctx allows; a caller giving up
+// never cancels the fetch.
+func (e *entry) slow(ctx context.Context) (*Credential, error) {
+	if e.r.closed.Load() {
+		return nil, ErrClosed
+	}
+	select {
+	case <-e.loaded:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if s := e.snap.Load(); s != nil {
+		now := e.r.clock.Now().UnixNano()
+		if now < s.expireAt {
+			if now >= s.refreshAt {
+				e.kick()
+			}
+			return s.cred, nil
+		}
+	}
+	e.mu.Lock()
+	if e.call == nil && e.failErr != nil && e.r.clock.Now().Before(e.failUntil) {
+		err := e.failErr
+		e.mu.Unlock()
+		return nil, err
+	}
+	c := e.startCallLocked()
+	e.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.cred, c.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// run performs one fetch detached from every caller's context and publishes
+// the result.
+func (e *entry) run(c *fetchCall) {
+	defer e.r.inflight.Done()
+	ctx := e.r.root
+	if d := e.r.cfg.FetchTimeout; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	cred, adopted, err := e.fetch(ctx)
+	now := e.r.clock.Now()
+	if err == nil {
+		switch {
+		case cred == nil:
+			err = errors.New("source returned no credential")
+		case cred.ExpiredAt(now):
+			err = fmt.Errorf("source returned a credential that expired at %s", cred.Expiry.UTC().Format(time.RFC3339))
+		}
+	}
+	var events []Event
+	e.mu.Lock()
+	e.call = nil
+	if err == nil {
+		e.failErr, e.failures, e.lastErr, e.rejected, e.nextRetry = nil, 0, nil, nil, time.Time{}
+		e.deadErr = nil
+		cred = e.installLocked(cred, now)
+		e.refreshing.Store(false)
+		kind := EventRefreshed
+		if adopted {
+			kind = EventAdopted
+		}
+		events = append(events, Event{Kind: kind, Source: e.name, Expiry: cred.Expiry})
+		c.cred = cred
+	} else {
+		if !isSourceError(err) {
+			err = &SourceError{Source: e.name, Err: err}
+		}
+		c.err = err
+		notConfigured := errors.Is(err, ErrNotConfigured)
+		loginRequired := errors.Is(err, ErrLoginRequired)
+		if loginRequired {
+			e.deadErr = err
+			events = append(events, Event{Kind: EventLoginRequired, Source: e.name, Err: err})
+		}
+		if !notConfigured {
+			e.failures++
+			e.lastErr = err
+		}
+		s := e.snap.Load()
+		stillValid := s != nil && now.UnixNano() < s.expireAt
+		if stillValid && !notConfigured && !loginRequired {
+			delay := e.backoff(err)
+			if until := time.Duration(s.expireAt - now.UnixNano()); delay > until {
+				delay = until
+			}
+			e.nextRetry = now.Add(delay)
+			e.armLocked(delay, e.retry)
+			events = append(events, Event{Kind: EventRefreshFailed, Source: e.name, Err: err, Attempt: e.failures, NextRetry: e.nextRetry, Expiry: s.cred.Expiry})
+		} else {
+			e.failErr = err
+			e.failUntil = now.Add(e.r.cfg.ErrorTTL)
+			e.refreshing.Store(false)
+			if !notConfigured && !loginRequired {
+				events = append(events, Event{Kind: EventRefreshFailed, Source: e.name, Err: err, Attempt: e.failures})
+			}
+		}
+	}
+	e.mu.Unlock()
+	close(c.done)
+	for _, ev := range events {
+		e.r.emit(ev)
+	}
+}
+
+func isSourceError(err error) bool {
+	var se *SourceError
+	return errors.As(err, &se)
+}
+
+// backoff is capped exponential with ±20% jitter, and at least a server's
+// Retry-After.
+func (e *entry) backoff(err error) time.Duration {
+	d := e.r.cfg.RetryMin
+	for i := 1; i < e.failures && d < e.r.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, e.r.cfg.RetryMax)
+	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	var ra RetryAfter
+	if errors.As(err, &ra) && ra.RetryAfter() > d {
+		d = ra.RetryAfter()
+	}
+	return d
+}
+
+// retry fires when a failed background refresh's backoff has elapsed.
+func (e *entry) retry() {
+	e.refreshing.Store(false)
+	if s := e.snap.Load(); s != nil && e.r.clock.Now().UnixNano() < s.expireAt {
+		e.kick()
+	}
+}
+
+// normalize fills in what the scheduler owns (source name, issue time) on a
+// copy, because a source may return a credential it has handed out before.
+func (e *entry) normalize(cred *Credential, now time.Time) *Credential {
+	if cred.Source == e.name && !cred.IssuedAt.IsZero() {
+		return cred
+	}
+	c := *cred
+	c.Source = e.name
+	if c.IssuedAt.IsZero() {
+		c.IssuedAt = now
+	}
+	return &c
+}
+
+// refreshTime is when a refresh of c should start.
+func (e *entry) refreshTime(c *Credential) time.Time {
+	if !c.RefreshAt.IsZero() {
+		if !c.Expiry.IsZero() && c.Expiry.Before(c.RefreshAt) {
+			return c.Expiry
+		}
+		return c.RefreshAt
+	}
+	if c.Expiry.IsZero() {
+		return time.Time{}
+	}
+	life := c.Expiry.Sub(c.IssuedAt)
+	if c.IssuedAt.IsZero() || life <= 0 {
+		return c.Expiry.Add(-e.r.window)
+	}
+	if life < 2*e.r.window {
+		return c.IssuedAt.Add(life / 2)
+	}
+	return c.Expiry.Add(-e.r.window)
+}
+
+func wallNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// installLocked publishes cred and arms its refresh timer.
+func (e *entry) installLocked(cred *Credential, now time.Time) *Credential {
+	cred = e.normalize(cred, now)
+	at := e.refreshTime(cred)
+	e.snap.Store(&snapshot{cred: cred, refreshAt: wallNanos(at), expireAt: wallNanos(cred.Expiry)})
+	if !at.IsZero() && !e.r.cfg.NoBackgroundRefresh {
+		e.armLocked(at.Sub(now), e.kick)
+	} else {
+		e.stopTimerLocked()
+	}
+	return cred
+}
+
+func (e *entry) armLocked(d time.Duration, f func()) {
+	e.stopTimerLocked()
+	if e.r.closed.Load() {
+		return
+	}
+	e.timerGen++
+	gen := e.timerGen
+	e.timer = e.r.clock.AfterFunc(max(d, 0), func() {
+		e.mu.Lock()
+		current := gen == e.timerGen
+		e.mu.Unlock()
+		if current && !e.r.closed.Load() {
+			f()
+		}
+	})
+}
+
+func (e *entry) stopTimerLocked() {
+	if e.timer != nil {
+		e.timer.Stop()
+		e.timer = nil
+	}
+	e.timerGen++
+}
+
+func (e *entry) stopTimer() {
+	e.mu.Lock()
+	e.stopTimerLocked()
+	e.mu.Unlock()
+}
+
+// load installs the prefetched record, if any.
+func (e *entry) load() {
+	defer close(e.loaded)
+	data, err := e.r.prefetch.Wait(e.r.root, e.name)
+	if err != nil {
+		if !errors.Is(err, cache.ErrNotFound) {
+			e.mu.Lock()
+			e.lastErr = fmt.Errorf("%s: reading the store: %w", e.name, err)
+			e.mu.Unlock()
+		}
+		return
+	}
+	cred, err := DecodeRecord(data)
+	if err != nil {
+		e.mu.Lock()
+		e.lastErr = fmt.Errorf("%s: %w", e.name, err)
+		e.mu.Unlock()
+		return
+	}
+	e.mu.Lock()
+	if e.snap.Load() == nil {
+		e.installLocked(cred, e.r.clock.Now())
+	}
+	e.mu.Unlock()
+}
+
+// readStore reads and decodes this source's record; a missing record is
+// (nil, nil).
+func (e *entry) readStore(ctx context.Context) (*Credential, error) {
+	data, err := e.r.cfg.Store.Get(ctx, e.name)
+	if errors.Is(err, cache.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the store: %w", err)
+	}
+	return DecodeRecord(data)
+}
+
+// fetch asks the source for a new credential. For a persistent source it
+// holds the store's cross-process lock, re-reads the record, adopts a
+// credential another process already refreshed, and writes the new one
+// before it is handed out.
+func (e *entry) fetch(ctx context.Context) (cred *Credential, adopted bool, err error) {
+	e.mu.Lock()
+	var prev *Credential
+	if s := e.snap.Load(); s != nil {
+		prev = s.cred
+	}
+	rejected, dead := e.rejected, e.deadErr
+	e.mu.Unlock()
+	if !e.persist {
+		cred, err := e.src.Fetch(ctx, prev)
+		return cred, false, err
+	}
+	st := e.r.cfg.Store
+	unlock, err := st.Lock(ctx, e.name)
+	if err != nil {
+		return nil, false, fmt.Errorf("taking the store lock: %w", err)
+	}
+	defer unlock()
+	now := e.r.clock.Now()
+	stored, rerr := e.readStore(ctx)
+	if rerr != nil {
+		e.r.emit(Event{Kind: EventStoreFailed, Source: e.name, Err: rerr})
+	}
+	if stored != nil && !stored.SameSecret(prev) && !stored.SameSecret(rejected) {
+		fresh := now.Before(e.refreshTime(stored))
+		if !stored.ExpiredAt(now) && (fresh || rejected != nil) {
+			return stored, true, nil
+		}
+		prev = stored
+		dead = nil
+	}
+	if dead != nil {
+		return nil, false, dead
+	}
+	cred, err = e.src.Fetch(ctx, prev)
+	if err != nil {
+		if errors.Is(err, ErrLoginRequired) {
+			e.clearDeadRefresh(ctx, stored, prev, now)
+		}
+		return nil, false, err
+	}
+	if cred == nil {
+		return nil, false, nil
+	}
+	cred = e.normalize(cred, now)
+	if data, encErr := EncodeRecord(cred, now); encErr != nil {
+		e.r.emit(Event{Kind: EventStoreFailed, Source: e.name, Err: encErr})
+	} else if setErr := st.Set(ctx, e.name, data); setErr != nil {
+		e.r.emit(Event{Kind: EventStoreFailed, Source: e.name, Err: fmt.Errorf("writing the store: %w", setErr)})
+	}
+	return cred, false, nil
+}
+
+// clearDeadRefresh removes a refresh token the provider refused, but only if
+// the store still holds that same token (another process may have stored a
+// good one meanwhile); a still-valid access token is kept.
+func (e *entry) clearDeadRefresh(ctx context.Context, stored, prev *Credential, now time.Time) {
+	if stored == nil || prev == nil || prev.Refresh.IsZero() || !stored.Refresh.Equal(prev.Refresh) {
+		return
+	}
+	st := e.r.cfg.Store
+	if stored.ExpiredAt(now) {
+		_ = st.Delete(ctx, e.name)
+		return
+	}
+	kept := *stored
+	kept.Refresh = Secret{}
+	if data, err := EncodeRecord(&kept, now); err == nil {
+		_ = st.Set(ctx, e.name, data)
+	}
+}
+
+// invalidate handles an API's refusal of cred; see Resolver.Invalidate.
+func (e *entry) invalidate(ctx context.Context, cred *Credential) (*Credential, error) {
+	e.mu.Lock()
+	if s := e.snap.Load(); s != nil && s.expireAt != rejectedAt && !s.cred.SameSecret(cred) {
+		e.mu.Unlock()
+		return e.get(ctx)
+	}
+	e.rejected = cred
+	e.snap.Store(&snapshot{cred: cred, refreshAt: rejectedAt, expireAt: rejectedAt})
+	e.stopTimerLocked()
+	e.failErr = nil
+	c := e.startCallLocked()
+	e.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.cred, c.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// store saves a credential obtained outside the scheduler (a login).
+func (e *entry) store(ctx context.Context, cred *Credential) error {
+	now := e.r.clock.Now()
+	cred = e.normalize(cred, now)
+	if e.persist {
+		unlock, err := e.r.cfg.Store.Lock(ctx, e.name)
+		if err != nil {
+			return fmt.Errorf("%s: taking the store lock: %w", e.name, err)
+		}
+		data, err := EncodeRecord(cred, now)
+		if err == nil {
+			err = e.r.cfg.Store.Set(ctx, e.name, data)
+		}
+		unlock()
+		if err != nil {
+			return fmt.Errorf("%s: writing the store: %w", e.name, err)
+		}
+	}
+	e.mu.Lock()
+	e.failErr, e.failures, e.lastErr, e.deadErr, e.rejected = nil, 0, nil, nil, nil
+	e.installLocked(cred, now)
+	e.refreshing.Store(false)
+	e.mu.Unlock()
+	return nil
+}
+
+// logout revokes (where possible) and deletes the stored record.
+func (e *entry) logout(ctx context.Context) (removed bool, err error) {
+	st := e.r.cfg.Store
+	unlock, err := st.Lock(ctx, e.name)
+	if err != nil {
+		return false, fmt.Errorf("%s: taking the store lock: %w", e.name, err)
+	}
+	defer unlock()
+	stored, rerr := e.readStore(ctx)
+	var errs []error
+	if rv, ok := e.src.(Revoker); ok && stored != nil {
+		if err := rv.Revoke(ctx, stored); err != nil {
+			errs = append(errs, fmt.Errorf("%s: revoke: %w", e.name, err))
+		}
+	}
+	if err := st.Delete(ctx, e.name); err != nil {
+		errs = append(errs, fmt.Errorf("%s: deleting the stored record: %w", e.name, err))
+	}
+	e.mu.Lock()
+	e.snap.Store(nil)
+	e.stopTimerLocked()
+	e.failErr, e.lastErr, e.deadErr, e.rejected = nil, nil, nil, nil
+	e.mu.Unlock()
+	return stored != nil || rerr != nil, errors.Join(errs...)
+}

@@ -1,0 +1,45 @@
+package resolver
+
+import "context"
+
+// Source produces credentials of one kind from one place.
+type Source interface {
+	// Name is stable; it is the store key and what status shows.
+	Name() string
+	// Fetch returns a new credential. prev is the last known credential of
+	// this source (from memory or the store, possibly expired, possibly one
+	// the API rejected), so a refresh-token source can refresh; it is nil the
+	// first time. A source that does not apply returns an error wrapping
+	// ErrNotConfigured; any other error means "configured but failed" and
+	// stops the chain. Errors must never contain a secret.
+	Fetch(ctx context.Context, prev *Credential) (*Credential, error)
+}
+
+// Prober is implemented by sources that can tell cheaply, without I/O beyond
+// reading the environment, whether they apply. The chain calls Probe before
+// Fetch and status uses it for every source. It returns nil when configured
+// and an error wrapping ErrNotConfigured otherwise.
+type Prober interface {
+	Probe() error
+}
+
+// Persistent is implemented by sources whose credentials are kept in the
+// shared store (OAuth logins, temporary cloud credentials). The resolver
+// prefetches their records at start-up and wraps every Fetch in the store's
+// cross-process lock with a re-read, so concurrent processes refresh once.
+// Secrets read from a file descriptor or the environment are never stored.
+type Persistent interface {
+	Persistent() bool
+}
+
+// Revoker is implemented by sources that can revoke what they issued; logout
+// calls it before deleting the stored record.
+type Revoker interface {
+	Revoke(ctx context.Context, cred *Credential) error
+}
+
+// Describer is implemented by sources that have non-secret facts to show in
+// status (project, region, endpoints) even before a credential exists.
+type Describer interface {
+	Describe() map[string]string
+}
