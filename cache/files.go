@@ -1,0 +1,271 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/99designs/keyring"
+)
+
+// plainRecord is one plaintext file: the record bytes (base64 in JSON)
+// with a version, so a later credchain can migrate the format.
+type plainRecord struct {
+	Version int    `json:"version"`
+	Key     string `json:"key"`
+	Data    []byte `json:"data"`
+}
+
+const plainVersion = 1
+
+// plaintextBackend keeps one JSON file per key, 0600 in a 0700 directory,
+// replaced atomically.
+type plaintextBackend struct{ dir string }
+
+func (b *plaintextBackend) path(key string) string { return filepath.Join(b.dir, key+".json") }
+
+func (b *plaintextBackend) get(key string) ([]byte, error) {
+	p := b.path(key)
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	var rec plainRecord
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		// The syntax error is left out: it quotes the file's content.
+		return nil, fmt.Errorf("cache: plaintext: %s is not a valid record file: delete it (or run `credchain logout`) and sign in again", p)
+	}
+	if rec.Version != plainVersion {
+		return nil, fmt.Errorf("cache: plaintext: %s has version %d; this credchain reads version %d (upgrade credchain)", p, rec.Version, plainVersion)
+	}
+	if rec.Key != key {
+		return nil, fmt.Errorf("cache: plaintext: %s holds the record of %q, not %q: delete it", p, rec.Key, key)
+	}
+	return rec.Data, nil
+}
+
+func (b *plaintextBackend) set(key string, value []byte) error {
+	raw, err := json.Marshal(plainRecord{Version: plainVersion, Key: key, Data: value})
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(b.dir, key+".json", raw)
+}
+
+func (b *plaintextBackend) del(key string) error { return removeSync(b.dir, b.path(key)) }
+
+func openPlaintext(ctx context.Context, o *options, name string) (*store, error) {
+	dir := filepath.Join(o.Dir, "plaintext")
+	if _, err := timeBox(ctx, o.Timeout, nil, func() ([]byte, error) { return nil, prepareDir(o.Dir, dir) }); err != nil {
+		return nil, fmt.Errorf("plaintext: store directory %s: %w", dir, err)
+	}
+	s := newStore(o, name, &plaintextBackend{dir: dir}, false)
+	s.info["path"] = dir
+	s.info["encrypted"] = "no"
+	return s, nil
+}
+
+// fileBackend is 99designs/keyring's encrypted file backend (JOSE,
+// PBES2-HS256+A128KW / A256GCM, one file per key, compatible with other
+// programs using that library) with atomic replacement: the library writes
+// into a private staging directory next to the records and the finished file
+// is renamed over the old one.
+type fileBackend struct {
+	dir string
+	o   *options
+}
+
+func (b *fileBackend) keyring(dir string) (keyring.Keyring, error) {
+	pw, err := b.o.password()
+	if err != nil {
+		return nil, err
+	}
+	return keyring.Open(keyring.Config{
+		AllowedBackends:  []keyring.BackendType{keyring.FileBackend},
+		FileDir:          dir,
+		FilePasswordFunc: keyring.FixedStringPrompt(pw),
+	})
+}
+
+// prepare asks for the password outside the time box, and only when it
+// will be needed: reading a missing record or deleting needs none.
+func (b *fileBackend) prepare(op, key string) error {
+	switch op {
+	case "delete":
+		return nil
+	case "get":
+		if _, err := os.Stat(filepath.Join(b.dir, key)); errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+	}
+	_, err := b.o.password()
+	return err
+}
+
+func (b *fileBackend) get(key string) ([]byte, error) {
+	p := filepath.Join(b.dir, key)
+	if _, err := os.Stat(p); err != nil {
+		return nil, err
+	}
+	kr, err := b.keyring(b.dir)
+	if err != nil {
+		return nil, err
+	}
+	it, err := kr.Get(key)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("cache: file: cannot decrypt %s: wrong password (%s) or a damaged file: %w", p, FilePasswordEnv, err)
+	}
+	return it.Data, nil
+}
+
+func (b *fileBackend) set(key string, value []byte) error {
+	staging, err := os.MkdirTemp(b.dir, ".staging-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(staging)
+	kr, err := b.keyring(staging)
+	if err != nil {
+		return err
+	}
+	if err := kr.Set(keyring.Item{Key: key, Data: value}); err != nil {
+		return err
+	}
+	tmp := filepath.Join(staging, key)
+	if err := syncFile(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(b.dir, key)); err != nil {
+		return err
+	}
+	return syncDir(b.dir)
+}
+
+func (b *fileBackend) del(key string) error { return removeSync(b.dir, filepath.Join(b.dir, key)) }
+
+func openFile(ctx context.Context, o *options, name string) (*store, error) {
+	dir := filepath.Join(o.Dir, "file")
+	if _, err := timeBox(ctx, o.Timeout, nil, func() ([]byte, error) { return nil, prepareDir(o.Dir, dir) }); err != nil {
+		return nil, fmt.Errorf("file: store directory %s: %w", dir, err)
+	}
+	s := newStore(o, name, &fileBackend{dir: dir, o: o}, false)
+	s.info["path"] = dir
+	s.info["encrypted"] = "yes (password from " + FilePasswordEnv + " or a prompt)"
+	return s, nil
+}
+
+// prepareDir creates the store directory and a private subdirectory of it
+// (0700, tightened if it exists with looser permissions), and removes
+// temporary files a crashed writer left behind.
+func prepareDir(base, dir string) error {
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return err
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), ".tmp-") && !strings.HasPrefix(e.Name(), ".staging-") {
+			continue
+		}
+		// Old enough that no live writer can still be using it.
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > 10*time.Minute {
+			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+	return nil
+}
+
+// writeFileAtomic replaces dir/name with data so that a reader or a crash
+// sees the old or the new content, never a mix: a 0600 temporary file in
+// the same directory, fsync, rename, fsync of the directory.
+func writeFileAtomic(dir, name string, data []byte) (err error) {
+	f, err := os.CreateTemp(dir, ".tmp-"+name+"-")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// syncDir makes a rename or remove in dir durable.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil // directories cannot be opened for fsync there; rename is durable
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := d.Sync(); err != nil {
+		_ = d.Close()
+		return err
+	}
+	return d.Close()
+}
+
+func removeSync(dir, path string) error {
+	if err := os.Remove(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	return syncDir(dir)
+}

@@ -1,0 +1,200 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+
+	"github.com/99designs/keyring"
+	"github.com/gsterjov/go-libsecret"
+)
+
+// loginCollection is the Secret Service collection credchain writes to.
+// 99designs/keyring would otherwise create a collection named after the
+// service, which needs an interactive prompt (gcr-prompter) and fails on a
+// headless machine; "login" is the one every desktop session unlocks and
+// `gnome-keyring-daemon --unlock` creates.
+const loginCollection = "login"
+
+// keyringBackend adapts a 99designs keyring.Keyring. Item names carry the
+// service and a hash of the store directory (see options.itemName).
+type keyringBackend struct {
+	kr keyring.Keyring
+	o  *options
+}
+
+func (b *keyringBackend) get(key string) ([]byte, error) {
+	it, err := b.kr.Get(b.o.itemName(key))
+	if err != nil {
+		return nil, err
+	}
+	return it.Data, nil
+}
+
+func (b *keyringBackend) set(key string, value []byte) error {
+	return b.kr.Set(keyring.Item{
+		Key:         b.o.itemName(key),
+		Data:        value,
+		Label:       b.o.Service + " " + key + " (" + b.o.Dir + ")",
+		Description: "credchain credential record",
+	})
+}
+
+func (b *keyringBackend) del(key string) error {
+	return b.kr.Remove(b.o.itemName(key))
+}
+
+// serialBackends hold connection state in their keyring object that is not
+// safe for concurrent calls.
+var serialBackends = []string{"keychain", "wincred", "secret-service", "kwallet"}
+
+func keyringConfig(o *options, name string) keyring.Config {
+	cfg := keyring.Config{
+		AllowedBackends:          []keyring.BackendType{keyring.BackendType(name)},
+		ServiceName:              o.Service,
+		KeychainTrustApplication: true,
+		LibSecretCollectionName:  loginCollection,
+		KeyCtlScope:              o.KeyCtlScope,
+		KWalletAppID:             o.Service,
+		KWalletFolder:            o.Service,
+		WinCredPrefix:            o.Service,
+	}
+	if name == "kwallet" {
+		// For KWallet the service name is the wallet; keep the user's
+		// default wallet rather than asking to create one.
+		cfg.ServiceName = ""
+	}
+	return cfg
+}
+
+// openKeyringBackend opens one 99designs backend and probes it (a read of
+// an item that does not exist) within the time box.
+func openKeyringBackend(ctx context.Context, o *options, name string) (*store, error) {
+	if !slices.Contains(keyring.AvailableBackends(), keyring.BackendType(name)) {
+		return nil, errors.New(unavailable(name))
+	}
+	var passDir string
+	if name == "pass" {
+		var err error
+		if passDir, err = passStore(); err != nil {
+			return nil, err
+		}
+	}
+	cfg := keyringConfig(o, name)
+	opened := make(chan keyring.Keyring, 1)
+	_, err := timeBox(ctx, o.Timeout, nil, func() ([]byte, error) {
+		kr, err := keyring.Open(cfg)
+		if err != nil {
+			return nil, err
+		}
+		if name == "secret-service" {
+			if err := checkLoginCollection(); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := kr.Get(o.itemName(".probe")); err != nil && !errors.Is(err, keyring.ErrKeyNotFound) {
+			return nil, fmt.Errorf("probe read failed: %w", err)
+		}
+		opened <- kr
+		return nil, nil
+	})
+	switch {
+	case errors.Is(err, ErrTimeout):
+		return nil, fmt.Errorf("%s did not answer within %v (%s): %w", name, o.Timeout, timeoutFix(name), ErrTimeout)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	s := newStore(o, name, &keyringBackend{kr: <-opened, o: o}, slices.Contains(serialBackends, name))
+	s.info["item_prefix"] = o.itemName("")
+	switch name {
+	case "keyctl":
+		s.info["keyctl_scope"] = o.KeyCtlScope
+		if o.KeyCtlScope != "user" {
+			s.info["persistent"] = "no: the " + o.KeyCtlScope + " keyring ends with it"
+		} else {
+			s.info["persistent"] = "until reboot"
+		}
+	case "pass":
+		s.info["pass_dir"] = passDir
+	case "secret-service":
+		s.info["collection"] = loginCollection
+	}
+	return s, nil
+}
+
+// unavailable says why 99designs/keyring did not register a backend.
+func unavailable(name string) string {
+	switch name {
+	case "keychain":
+		if runtime.GOOS == "darwin" {
+			return "keychain: this build has no Keychain support (build with CGO_ENABLED=1)"
+		}
+		return "keychain: macOS only"
+	case "wincred":
+		return "wincred: Windows only"
+	case "secret-service", "kwallet":
+		if runtime.GOOS != "linux" {
+			return name + ": Linux only"
+		}
+		addr, ok := os.LookupEnv("DBUS_SESSION_BUS_ADDRESS")
+		if !ok {
+			addr = "unset"
+		}
+		return fmt.Sprintf("%s: no D-Bus session bus when the program started (DBUS_SESSION_BUS_ADDRESS %q)", name, addr)
+	case "keyctl":
+		return "keyctl: Linux only"
+	}
+	return name + ": not supported on " + runtime.GOOS
+}
+
+// passStore returns pass's store directory, or why pass cannot be used.
+func passStore() (string, error) {
+	if _, err := exec.LookPath("pass"); err != nil {
+		return "", errors.New("the pass program is not installed")
+	}
+	dir := os.Getenv("PASSWORD_STORE_DIR")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		dir = filepath.Join(home, ".password-store")
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".gpg-id")); err != nil {
+		return "", fmt.Errorf("no initialised password store at %s (run `pass init <gpg-key-id>`)", dir)
+	}
+	return dir, nil
+}
+
+// checkLoginCollection makes sure the Secret Service has an unlocked login
+// collection: writing to a missing or locked one would wait for a prompt.
+func checkLoginCollection() error {
+	svc, err := libsecret.NewService()
+	if err != nil {
+		return err
+	}
+	cols, err := svc.Collections()
+	if err != nil {
+		return err
+	}
+	want := libsecret.DBusPath + "/collection/" + loginCollection
+	for _, c := range cols {
+		if string(c.Path()) != want {
+			continue
+		}
+		locked, err := c.Locked()
+		if err != nil {
+			return err
+		}
+		if locked {
+			return errors.New(`the "login" keyring is locked (unlock it, e.g. with seahorse or gnome-keyring-daemon --unlock)`)
+		}
+		return nil
+	}
+	return errors.New(`the Secret Service has no "login" collection (create the login keyring, e.g. with seahorse)`)
+}
