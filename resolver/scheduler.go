@@ -417,7 +417,7 @@ func (e *entry) fetch(ctx context.Context) (cred *Credential, adopted bool, err 
 	cred, err = e.src.Fetch(ctx, prev)
 	if err != nil {
 		if errors.Is(err, ErrLoginRequired) {
-			e.clearDeadRefresh(ctx, stored, prev, now)
+			e.clearDeadRefresh(ctx, prev, now)
 		}
 		return nil, false, err
 	}
@@ -434,18 +434,23 @@ func (e *entry) fetch(ctx context.Context) (cred *Credential, adopted bool, err 
 }
 
 // clearDeadRefresh removes a refresh token the provider refused, but only if
-// the store still holds that same token (another process may have stored a
-// good one meanwhile); a still-valid access token is kept.
-func (e *entry) clearDeadRefresh(ctx context.Context, stored, prev *Credential, now time.Time) {
-	if stored == nil || prev == nil || prev.Refresh.IsZero() || !stored.Refresh.Equal(prev.Refresh) {
+// the store still holds that same token: the record is re-read here, so a
+// login stored meanwhile (even by a writer that ignores the lock) survives.
+// A still-valid access token is kept.
+func (e *entry) clearDeadRefresh(ctx context.Context, prev *Credential, now time.Time) {
+	if prev == nil || prev.Refresh.IsZero() {
+		return
+	}
+	current, err := e.readStore(ctx)
+	if err != nil || current == nil || !current.Refresh.Equal(prev.Refresh) {
 		return
 	}
 	st := e.r.cfg.Store
-	if stored.ExpiredAt(now) {
+	if current.ExpiredAt(now) {
 		_ = st.Delete(ctx, e.name)
 		return
 	}
-	kept := *stored
+	kept := *current
 	kept.Refresh = Secret{}
 	if data, err := EncodeRecord(&kept, now); err == nil {
 		_ = st.Set(ctx, e.name, data)

@@ -1,0 +1,104 @@
+package resolver_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/testenv"
+	"github.com/credchain/credchain/resolver"
+)
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+// fakeSource is a scriptable source: fetch decides each answer.
+type fakeSource struct {
+	name       string
+	persistent bool
+	probe      error
+	calls      atomic.Int32
+	fetch      func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error)
+}
+
+func (f *fakeSource) Name() string { return f.name }
+func (f *fakeSource) Fetch(ctx context.Context, prev *resolver.Credential) (*resolver.Credential, error) {
+	n := int(f.calls.Add(1))
+	return f.fetch(ctx, prev, n)
+}
+func (f *fakeSource) Persistent() bool { return f.persistent }
+
+type probingSource struct{ *fakeSource }
+
+func (p probingSource) Probe() error { return p.probe }
+
+// tokenAt returns a fetch func that hands out bearer tokens "tok-N" valid
+// for life from the clock's now.
+func tokenAt(clock *testenv.FakeClock, life time.Duration) func(context.Context, *resolver.Credential, int) (*resolver.Credential, error) {
+	return func(_ context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
+		now := clock.Now()
+		return &resolver.Credential{
+			Kind:    resolver.KindBearer,
+			Token:   resolver.NewSecret(fmt.Sprintf("token-number-%04d-abcdefgh", n)),
+			Refresh: resolver.NewSecret(fmt.Sprintf("refresh-%d", n)),
+			Expiry:  now.Add(life), IssuedAt: now,
+		}, nil
+	}
+}
+
+// eventLog collects events and lets a test wait for one without sleeping.
+type eventLog struct {
+	mu     sync.Mutex
+	events []resolver.Event
+	ch     chan resolver.Event
+}
+
+func newEventLog() *eventLog { return &eventLog{ch: make(chan resolver.Event, 1024)} }
+
+func (l *eventLog) add(ev resolver.Event) {
+	l.mu.Lock()
+	l.events = append(l.events, ev)
+	l.mu.Unlock()
+	l.ch <- ev
+}
+
+func (l *eventLog) wait(t *testing.T, kind resolver.EventKind) resolver.Event {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-l.ch:
+			if ev.Kind == kind {
+				return ev
+			}
+		case <-deadline:
+			t.Fatalf("no %s event within 10s", kind)
+		}
+	}
+}
+
+func newResolver(t *testing.T, clock *testenv.FakeClock, events *eventLog, store cache.Store, sources ...resolver.Source) *resolver.Resolver {
+	t.Helper()
+	cfg := resolver.Config{Sources: sources, Clock: clock, Store: store, RetryMin: time.Second, RetryMax: 8 * time.Second}
+	if events != nil {
+		cfg.OnEvent = events.add
+	}
+	r, err := resolver.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+func mustResolve(t *testing.T, r *resolver.Resolver) *resolver.Credential {
+	t.Helper()
+	c, err := r.Resolve(context.Background())
+	if err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	return c
+}

@@ -1,0 +1,186 @@
+package resolver_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/testenv"
+	"github.com/credchain/credchain/resolver"
+)
+
+// rotatingProvider is a token endpoint with single-use refresh tokens: a
+// reused refresh token is refused, as Dex and Anthropic do.
+type rotatingProvider struct {
+	clock  *testenv.FakeClock
+	life   time.Duration
+	valid  map[string]bool
+	calls  int
+	logins int
+}
+
+func (p *rotatingProvider) source(name string) *fakeSource {
+	return &fakeSource{name: name, persistent: true, fetch: func(_ context.Context, prev *resolver.Credential, _ int) (*resolver.Credential, error) {
+		if prev == nil {
+			return nil, resolver.NotConfigured("not logged in")
+		}
+		p.calls++
+		rt := prev.Refresh.Reveal()
+		if !p.valid[rt] {
+			return nil, fmt.Errorf("token endpoint: invalid_grant: %w", resolver.ErrLoginRequired)
+		}
+		delete(p.valid, rt)
+		next := fmt.Sprintf("rt-%d", p.calls)
+		p.valid[next] = true
+		now := p.clock.Now()
+		return &resolver.Credential{Kind: resolver.KindBearer, Token: resolver.NewSecret(fmt.Sprintf("access-token-%d-xxxxxxxx", p.calls)),
+			Refresh: resolver.NewSecret(next), Expiry: now.Add(p.life), IssuedAt: now}, nil
+	}}
+}
+
+func login(t *testing.T, r *resolver.Resolver, p *rotatingProvider) {
+	t.Helper()
+	p.logins++
+	rt := fmt.Sprintf("rt-login-%d", p.logins)
+	p.valid[rt] = true
+	now := p.clock.Now()
+	err := r.Store(context.Background(), &resolver.Credential{Source: "oauth", Kind: resolver.KindBearer,
+		Token: resolver.NewSecret(fmt.Sprintf("access-token-login-%d-xxxxxxxx", p.logins)), Refresh: resolver.NewSecret(rt),
+		Expiry: now.Add(p.life), IssuedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two resolvers (standing for two processes) share one store: the second
+// adopts what the first refreshed instead of calling the token endpoint with
+// an already-rotated refresh token.
+func TestSharedStoreAdoptsPeerRefresh(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := cache.NewMemory()
+	p := &rotatingProvider{clock: clock, life: time.Hour, valid: map[string]bool{}}
+	r1 := newResolver(t, clock, nil, store, p.source("oauth"))
+	login(t, r1, p)
+	r2 := newResolver(t, clock, nil, store, p.source("oauth"))
+	c1, c2 := mustResolve(t, r1), mustResolve(t, r2)
+	if !c1.SameSecret(c2) {
+		t.Fatal("second process did not load the stored login")
+	}
+	for cycle := 1; cycle <= 5; cycle++ {
+		clock.Set(clock.Now().Add(time.Hour + time.Minute)) // both expired
+		a := mustResolve(t, r1)
+		b := mustResolve(t, r2)
+		if !a.SameSecret(b) {
+			t.Fatalf("cycle %d: processes hold different tokens", cycle)
+		}
+		if p.calls != cycle {
+			t.Fatalf("cycle %d: token endpoint calls = %d, want one per expiry", cycle, p.calls)
+		}
+	}
+}
+
+// A refused refresh token means "log in again": it is cleared from the store
+// only if the store still holds it, and nothing else is lost.
+func TestLoginRequiredClearsOnlyTheDeadToken(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := cache.NewMemory()
+	p := &rotatingProvider{clock: clock, life: time.Hour, valid: map[string]bool{}}
+	events := newEventLog()
+	r := newResolver(t, clock, events, store, p.source("oauth"))
+	login(t, r, p)
+	delete(p.valid, "rt-login-1") // the provider revoked it
+	clock.Set(t0.Add(2 * time.Hour))
+	_, err := r.Resolve(context.Background())
+	if !errors.Is(err, resolver.ErrLoginRequired) {
+		t.Fatalf("err = %v, want login required", err)
+	}
+	events.wait(t, resolver.EventLoginRequired)
+	if _, err := store.Get(context.Background(), "oauth"); !errors.Is(err, cache.ErrNotFound) {
+		t.Fatalf("expired record with a dead refresh token still stored: %v", err)
+	}
+	calls := p.calls
+	clock.Set(clock.Now().Add(time.Minute))
+	if _, err := r.Resolve(context.Background()); !errors.Is(err, resolver.ErrLoginRequired) {
+		t.Fatalf("err = %v", err)
+	}
+	if p.calls != calls {
+		t.Fatal("called the token endpoint again with a refresh token known dead")
+	}
+	// A new login (here through the store, as another process would) revives it.
+	r2 := newResolver(t, clock, nil, store, p.source("oauth"))
+	login(t, r2, p)
+	clock.Set(clock.Now().Add(3 * time.Second))
+	if _, err := r.Resolve(context.Background()); err != nil {
+		t.Fatalf("did not pick up the new login from the store: %v", err)
+	}
+}
+
+// When another process stored a new login between our read and our refresh
+// failure, the compare-and-swap keeps the newer record.
+func TestDeadTokenCASKeepsNewerRecord(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := cache.NewMemory()
+	newer, _ := resolver.EncodeRecord(&resolver.Credential{Source: "oauth", Kind: resolver.KindBearer,
+		Token: resolver.NewSecret("newer-access-token-xxxx"), Refresh: resolver.NewSecret("rt-newer"), Expiry: t0.Add(3 * time.Hour)}, t0)
+	src := &fakeSource{name: "oauth", persistent: true}
+	src.fetch = func(_ context.Context, prev *resolver.Credential, _ int) (*resolver.Credential, error) {
+		// Another process logs in while our refresh is on the wire.
+		_ = store.Set(context.Background(), "oauth", newer)
+		return nil, fmt.Errorf("invalid_grant: %w", resolver.ErrLoginRequired)
+	}
+	r := newResolver(t, clock, nil, store, src)
+	if err := r.Store(context.Background(), &resolver.Credential{Source: "oauth", Kind: resolver.KindBearer,
+		Token: resolver.NewSecret("old-access-token-xxxxxx"), Refresh: resolver.NewSecret("rt-old"), Expiry: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(t0.Add(2 * time.Hour))
+	_, _ = r.Resolve(context.Background())
+	data, err := store.Get(context.Background(), "oauth")
+	if err != nil {
+		t.Fatalf("newer record was deleted: %v", err)
+	}
+	c, _ := resolver.DecodeRecord(data)
+	if c.Refresh.Reveal() != "rt-newer" {
+		t.Fatalf("stored refresh token = %q, want rt-newer", c.Refresh.Reveal())
+	}
+}
+
+// Start-up reads stored records in parallel; a stored, valid credential is
+// served without calling the source.
+func TestPrefetchServesStoredCredential(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := cache.NewMemory()
+	rec, _ := resolver.EncodeRecord(&resolver.Credential{Source: "oauth", Kind: resolver.KindBearer,
+		Token: resolver.NewSecret("stored-access-token-xxxx"), Expiry: t0.Add(time.Hour)}, t0)
+	_ = store.Set(context.Background(), "oauth", rec)
+	src := &fakeSource{name: "oauth", persistent: true, fetch: tokenAt(clock, time.Hour)}
+	r := newResolver(t, clock, nil, store, src)
+	if c := mustResolve(t, r); c.Token.Reveal() != "stored-access-token-xxxx" {
+		t.Fatalf("got %v", c)
+	}
+	if src.calls.Load() != 0 {
+		t.Fatal("source called although a valid credential was stored")
+	}
+}
+
+// A damaged record is reported and left alone until a successful refresh
+// replaces it.
+func TestDamagedRecordIsNotServed(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := cache.NewMemory()
+	_ = store.Set(context.Background(), "oauth", []byte("{not json"))
+	src := &fakeSource{name: "oauth", persistent: true, fetch: func(context.Context, *resolver.Credential, int) (*resolver.Credential, error) {
+		return nil, resolver.NotConfigured("not logged in")
+	}}
+	r := newResolver(t, clock, nil, store, src)
+	_, err := r.Resolve(context.Background())
+	if !errors.Is(err, resolver.ErrNoSource) {
+		t.Fatalf("err = %v", err)
+	}
+	if data, _ := store.Get(context.Background(), "oauth"); string(data) != "{not json" {
+		t.Fatal("the damaged record was modified by a failed operation")
+	}
+}

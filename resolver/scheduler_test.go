@@ -1,0 +1,335 @@
+package resolver_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/testenv"
+	"github.com/credchain/credchain/resolver"
+)
+
+// At the moment a credential turns stale, 10,000 concurrent callers all get
+// the still-valid credential at once while exactly one refresh runs.
+func TestStaleServesEveryoneWhileOneRefreshRuns(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	release := make(chan struct{})
+	src := &fakeSource{name: "s"}
+	first := tokenAt(clock, time.Hour)
+	src.fetch = func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
+		if n > 1 {
+			<-release
+		}
+		return first(ctx, prev, n)
+	}
+	events := newEventLog()
+	r := newResolver(t, clock, events, nil, src)
+	old := mustResolve(t, r)
+
+	clock.Set(t0.Add(55*time.Minute + time.Second)) // inside the 5-minute window; no timer fires
+	const callers = 10000
+	var wg sync.WaitGroup
+	var wrong atomic.Int32
+	for range callers {
+		wg.Go(func() {
+			c, err := r.Resolve(context.Background())
+			if err != nil || c != old {
+				wrong.Add(1)
+			}
+		})
+	}
+	wg.Wait() // every caller returned while the refresh is still blocked: none waited on it
+	if n := wrong.Load(); n != 0 {
+		t.Fatalf("%d callers did not get the stale credential at once", n)
+	}
+	if got := src.calls.Load(); got != 2 {
+		t.Fatalf("fetches = %d, want 1 initial + exactly 1 refresh", got)
+	}
+	close(release)
+	events.wait(t, resolver.EventRefreshed) // the initial fetch
+	events.wait(t, resolver.EventRefreshed)
+	if c := mustResolve(t, r); c == old {
+		t.Fatal("still serving the old credential after the refresh")
+	}
+	if got := src.calls.Load(); got != 2 {
+		t.Fatalf("fetches = %d after refresh, want 2", got)
+	}
+}
+
+// After expiry every waiter shares one fetch and its result.
+func TestExpiredCallersShareOneFetch(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	src := &fakeSource{name: "s", fetch: tokenAt(clock, time.Hour)}
+	r := newResolver(t, clock, nil, nil, src)
+	mustResolve(t, r)
+	clock.Set(t0.Add(2 * time.Hour))
+	var wg sync.WaitGroup
+	creds := make([]*resolver.Credential, 500)
+	for i := range creds {
+		wg.Go(func() { creds[i] = mustResolve(t, r) })
+	}
+	wg.Wait()
+	if got := src.calls.Load(); got != 2 {
+		t.Fatalf("fetches = %d, want 2 (initial + one shared)", got)
+	}
+	for _, c := range creds {
+		if c != creds[0] {
+			t.Fatal("callers got different credentials from one shared fetch")
+		}
+	}
+}
+
+// The failure of a shared fetch goes to every waiter and is remembered
+// briefly, so a failing upstream is not hammered.
+func TestFailingFetchIsSharedAndRemembered(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	boom := errors.New("upstream down")
+	src := &fakeSource{name: "s", fetch: func(context.Context, *resolver.Credential, int) (*resolver.Credential, error) {
+		return nil, boom
+	}}
+	r := newResolver(t, clock, nil, nil, src)
+	for range 50 {
+		if _, err := r.Resolve(context.Background()); !errors.Is(err, boom) {
+			t.Fatalf("err = %v, want the source's error", err)
+		}
+	}
+	if got := src.calls.Load(); got != 1 {
+		t.Fatalf("fetches = %d within the error TTL, want 1", got)
+	}
+	clock.Set(t0.Add(3 * time.Second))
+	_, _ = r.Resolve(context.Background())
+	if got := src.calls.Load(); got != 2 {
+		t.Fatalf("fetches = %d after the error TTL, want 2", got)
+	}
+}
+
+// A failing refresh inside the window keeps the old credential served,
+// retries with growing backoff, and shows the failure in events and status.
+func TestFailedRefreshKeepsOldCredentialAndBacksOff(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	var failing atomic.Bool
+	good := tokenAt(clock, time.Hour)
+	src := &fakeSource{name: "s"}
+	src.fetch = func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
+		if failing.Load() {
+			return nil, errors.New("token endpoint answered 503")
+		}
+		return good(ctx, prev, n)
+	}
+	events := newEventLog()
+	r := newResolver(t, clock, events, nil, src)
+	old := mustResolve(t, r)
+	events.wait(t, resolver.EventRefreshed)
+	failing.Store(true)
+
+	clock.Advance(55 * time.Minute) // the refresh timer fires
+	ev := events.wait(t, resolver.EventRefreshFailed)
+	var gaps []time.Duration
+	last := clock.Now()
+	for range 4 {
+		if c := mustResolve(t, r); c != old {
+			t.Fatal("old credential not served while refreshes fail")
+		}
+		if ev.NextRetry.IsZero() {
+			t.Fatal("failure event has no next retry time")
+		}
+		gaps = append(gaps, ev.NextRetry.Sub(last))
+		last = ev.NextRetry
+		clock.Advance(ev.NextRetry.Sub(clock.Now()))
+		ev = events.wait(t, resolver.EventRefreshFailed)
+	}
+	for i := 1; i < len(gaps); i++ {
+		if gaps[i] <= gaps[i-1]*5/4 {
+			t.Fatalf("backoff does not grow: %v", gaps)
+		}
+	}
+	st := r.Status(context.Background())
+	if st.Sources[0].LastError == "" || st.Sources[0].NextRetry == nil {
+		t.Fatalf("status does not show the failing refresh: %+v", st.Sources[0])
+	}
+	failing.Store(false)
+	clock.Advance(ev.NextRetry.Sub(clock.Now()))
+	events.wait(t, resolver.EventRefreshed)
+	if c := mustResolve(t, r); c == old {
+		t.Fatal("not recovered after the upstream came back")
+	}
+	if st := r.Status(context.Background()); st.Sources[0].LastError != "" {
+		t.Fatalf("status still shows an error after recovery: %q", st.Sources[0].LastError)
+	}
+}
+
+// A wall-clock jump past expiry (a suspended laptop waking up) never serves
+// the expired credential, even though no timer has fired.
+func TestClockJumpPastExpiryNeverServesExpired(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	var failing atomic.Bool
+	good := tokenAt(clock, time.Hour)
+	src := &fakeSource{name: "s"}
+	src.fetch = func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
+		if failing.Load() {
+			return nil, errors.New("offline")
+		}
+		return good(ctx, prev, n)
+	}
+	r := newResolver(t, clock, nil, nil, src)
+	old := mustResolve(t, r)
+	failing.Store(true)
+	clock.Set(t0.Add(time.Hour)) // exactly at expiry
+	if c, err := r.Resolve(context.Background()); err == nil || c != nil {
+		t.Fatalf("served %v at its expiry instant", c)
+	}
+	failing.Store(false)
+	clock.Set(t0.Add(8 * time.Hour))
+	c := mustResolve(t, r)
+	if c == old || c.ExpiredAt(clock.Now()) {
+		t.Fatalf("served an expired credential after the jump: %v", c)
+	}
+}
+
+// One caller's deadline never cancels the shared fetch.
+func TestCallerDeadlineDoesNotCancelSharedFetch(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	release := make(chan struct{})
+	fetchCtxErr := make(chan error, 1)
+	src := &fakeSource{name: "s"}
+	inner := tokenAt(clock, time.Hour)
+	src.fetch = func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
+		<-release
+		fetchCtxErr <- ctx.Err()
+		return inner(ctx, prev, n)
+	}
+	r := newResolver(t, clock, nil, nil, src)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { _, err := r.Resolve(ctx); done <- err }()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("impatient caller got %v, want context.Canceled", err)
+	}
+	got := make(chan *resolver.Credential)
+	go func() { got <- mustResolve(t, r) }()
+	close(release)
+	if c := <-got; c == nil {
+		t.Fatal("patient caller got nothing")
+	}
+	if err := <-fetchCtxErr; err != nil {
+		t.Fatalf("the shared fetch saw its context cancelled: %v", err)
+	}
+	if n := src.calls.Load(); n != 1 {
+		t.Fatalf("fetches = %d, want 1", n)
+	}
+}
+
+// The refresh timer is armed when a credential is stored and fires at
+// expiry minus the window, or at half-life for short-lived credentials.
+func TestRefreshTimerTiming(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		life      time.Duration
+		refreshAt time.Duration
+	}{
+		{"long-lived: window before expiry", time.Hour, 55 * time.Minute},
+		{"shorter than twice the window: half-life", 8 * time.Minute, 4 * time.Minute},
+		{"very short: half-life", 10 * time.Second, 5 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := testenv.NewFakeClock(t0)
+			src := &fakeSource{name: "s", fetch: tokenAt(clock, tc.life)}
+			events := newEventLog()
+			r := newResolver(t, clock, events, nil, src)
+			mustResolve(t, r)
+			events.wait(t, resolver.EventRefreshed)
+			clock.Advance(tc.refreshAt - time.Millisecond)
+			if n := src.calls.Load(); n != 1 {
+				t.Fatalf("refreshed early: %d fetches", n)
+			}
+			clock.Advance(time.Millisecond)
+			events.wait(t, resolver.EventRefreshed)
+			if n := src.calls.Load(); n != 2 {
+				t.Fatalf("fetches = %d at refresh time, want 2", n)
+			}
+		})
+	}
+}
+
+// NoBackgroundRefresh (short-lived CLI runs) serves a stale credential
+// without starting a refresh it could not finish.
+func TestNoBackgroundRefreshServesStaleWithoutFetching(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	src := &fakeSource{name: "s", fetch: tokenAt(clock, time.Hour)}
+	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, NoBackgroundRefresh: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	old := mustResolve(t, r)
+	clock.Set(t0.Add(58 * time.Minute))
+	if c := mustResolve(t, r); c != old {
+		t.Fatal("stale credential not served")
+	}
+	if n := src.calls.Load(); n != 1 {
+		t.Fatalf("fetches = %d, want 1", n)
+	}
+	if clock.Pending() != 0 {
+		t.Fatal("a refresh timer was armed")
+	}
+}
+
+// Close waits for an in-flight refresh so its result is stored.
+func TestCloseWaitsForInflightRefresh(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := cache.NewMemory()
+	started := make(chan struct{})
+	release := make(chan struct{})
+	src := &fakeSource{name: "oauth", persistent: true}
+	inner := tokenAt(clock, time.Hour)
+	src.fetch = func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
+		if n == 2 {
+			close(started)
+			<-release
+		}
+		return inner(ctx, prev, n)
+	}
+	events := newEventLog()
+	r := newResolver(t, clock, events, store, src)
+	mustResolve(t, r)
+	events.wait(t, resolver.EventRefreshed)
+	go clock.Advance(56 * time.Minute)
+	<-started
+	closed := make(chan struct{})
+	go func() { _ = r.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a refresh was in flight")
+	default:
+	}
+	close(release)
+	<-closed
+	data, err := store.Get(context.Background(), "oauth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := resolver.DecodeRecord(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Refresh.Reveal() != "refresh-2" {
+		t.Fatalf("stored refresh token = %q, want the rotated refresh-2", c.Refresh.Reveal())
+	}
+}
+
+// Resolve on a fresh credential allocates nothing.
+func TestHotPathAllocatesNothing(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	src := &fakeSource{name: "s", fetch: tokenAt(clock, time.Hour)}
+	r := newResolver(t, clock, nil, nil, src)
+	mustResolve(t, r)
+	ctx := context.Background()
+	if n := testing.AllocsPerRun(1000, func() { _, _ = r.Resolve(ctx) }); n != 0 {
+		t.Fatalf("Resolve allocates %v times per call", n)
+	}
+}

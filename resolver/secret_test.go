@@ -1,0 +1,71 @@
+package resolver_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credchain/credchain/resolver"
+)
+
+const leak = "sk-ant-SECRETSECRETSECRET-1234"
+
+func TestCredentialNeverPrintsSecrets(t *testing.T) {
+	c := &resolver.Credential{
+		Kind: resolver.KindAWS, Source: "bedrock", Token: resolver.NewSecret(leak), Refresh: resolver.NewSecret("rt-" + leak),
+		AWS:    &resolver.AWSKeys{AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: resolver.NewSecret(leak), SessionToken: resolver.NewSecret(leak)},
+		Expiry: time.Now(),
+	}
+	var logBuf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logBuf, nil)).Info("resolved", "cred", c, "secret", c.Token)
+	slog.New(slog.NewTextHandler(&logBuf, nil)).Info("resolved", "cred", c, "secret", c.Token)
+	js, _ := json.Marshal(c)
+	jsSecret, _ := json.Marshal(struct{ S resolver.Secret }{c.Token})
+	forms := map[string]string{
+		"%v": fmt.Sprintf("%v", c), "%+v": fmt.Sprintf("%+v", c), "%#v": fmt.Sprintf("%#v", c),
+		"%s": fmt.Sprintf("%s", c), "%q": fmt.Sprintf("%q", c), "%x": fmt.Sprintf("%x", c),
+		"value %+v": fmt.Sprintf("%+v", *c), "value %#v": fmt.Sprintf("%#v", *c),
+		"secret %v": fmt.Sprintf("%v", c.Token), "secret %#v": fmt.Sprintf("%#v", c.Token), "secret %x": fmt.Sprintf("%x", c.Token),
+		"aws %+v": fmt.Sprintf("%+v", *c.AWS), "json": string(js), "json secret": string(jsSecret),
+		"slog": logBuf.String(), "error": fmt.Errorf("wrapping %v: %w", c, errors.New("x")).Error(),
+	}
+	for name, out := range forms {
+		if strings.Contains(out, "SECRETSECRET") {
+			t.Errorf("%s leaks the secret: %s", name, out)
+		}
+	}
+	if got := c.Token.Mask(); got != "****1234" {
+		t.Errorf("mask = %q, want ****1234", got)
+	}
+	if got := resolver.NewSecret("short").Mask(); got != "****" {
+		t.Errorf("short mask = %q", got)
+	}
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	exp := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	in := &resolver.Credential{Kind: resolver.KindAWS, Source: "bedrock", Refresh: resolver.NewSecret("r"),
+		AWS:    &resolver.AWSKeys{AccessKeyID: "AKIA", SecretAccessKey: resolver.NewSecret("s"), SessionToken: resolver.NewSecret("t"), Region: "us-east-1"},
+		Expiry: exp, Meta: map[string]string{"arn": "arn:x"}}
+	data, err := resolver.EncodeRecord(in, exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := resolver.DecodeRecord(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.SameSecret(in) || !out.Expiry.Equal(exp) || out.AWS.Region != "us-east-1" || out.Meta["arn"] != "arn:x" {
+		t.Fatalf("round trip lost data: %v", out)
+	}
+	for _, bad := range []string{`{`, `{"version":99,"kind":"bearer"}`, `{"version":1}`} {
+		if _, err := resolver.DecodeRecord([]byte(bad)); err == nil {
+			t.Errorf("DecodeRecord(%s) accepted", bad)
+		}
+	}
+}
