@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -13,17 +12,24 @@ import (
 	"github.com/credchain/credchain/cache"
 )
 
+// state is where a credential is in its life. Transitions are made by
+// wall-clock timers (Clock.At), never by the hot path, which reads no clock.
+type state uint32
+
+const (
+	stateFresh   state = iota // served as is
+	stateStale                // served, and one background refresh is started
+	stateExpired              // never served; callers wait for one shared fetch
+)
+
 // snapshot is what the hot path reads: one immutable value behind an atomic
-// pointer. Times are wall-clock Unix nanoseconds; math.MaxInt64 means never.
+// pointer. A transition stores a new snapshot.
 type snapshot struct {
 	cred      *Credential
-	refreshAt int64
-	expireAt  int64
+	state     state
+	refreshAt time.Time // zero: never
+	rejected  bool      // the API refused cred (see Resolver.Invalidate)
 }
-
-// rejectedAt marks a snapshot whose credential the API refused: it is past
-// both its refresh and expiry times, so every caller takes the slow path.
-const rejectedAt = math.MinInt64
 
 type fetchCall struct {
 	done chan struct{}
@@ -53,24 +59,31 @@ type entry struct {
 	failures  int
 	lastErr   error
 	deadErr   error // login required: do not call the source until the store changes
-	timer     Timer
+	timer     Timer // backoff retry (monotonic)
 	timerGen  uint64
+	staleAt   Timer // wall-clock transition to stale
+	expireAt  Timer // wall-clock transition to expired
 	nextRetry time.Time
 }
 
-// get is the hot path.
+// get is the hot path: one atomic load, no clock read, no lock.
 func (e *entry) get(ctx context.Context) (*Credential, error) {
 	if s := e.snap.Load(); s != nil {
-		now := e.r.clock.Now().UnixNano()
-		if now < s.refreshAt {
+		switch s.state {
+		case stateFresh:
 			return s.cred, nil
-		}
-		if now < s.expireAt {
+		case stateStale:
 			e.kick()
 			return s.cred, nil
 		}
 	}
 	return e.slow(ctx)
+}
+
+// usable reports whether s may be served at now: the wall-clock timers say
+// so and, as a second line of defence on the slow path, so does the clock.
+func usable(s *snapshot, now time.Time) bool {
+	return s != nil && s.state != stateExpired && !s.cred.ExpiredAt(now)
 }
 
 // resolveOnce is get preceded by the source's cheap probe, for chain walks.
@@ -122,14 +135,11 @@ func (e *entry) slow(ctx context.Context) (*Credential, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if s := e.snap.Load(); s != nil {
-		now := e.r.clock.Now().UnixNano()
-		if now < s.expireAt {
-			if now >= s.refreshAt {
-				e.kick()
-			}
-			return s.cred, nil
+	if s := e.snap.Load(); usable(s, e.r.clock.Now()) {
+		if s.state == stateStale {
+			e.kick()
 		}
+		return s.cred, nil
 	}
 	e.mu.Lock()
 	if e.call == nil && e.failErr != nil && e.r.clock.Now().Before(e.failUntil) {
@@ -197,11 +207,10 @@ func (e *entry) run(c *fetchCall) {
 			e.lastErr = err
 		}
 		s := e.snap.Load()
-		stillValid := s != nil && now.UnixNano() < s.expireAt
-		if stillValid && !notConfigured && !loginRequired {
+		if usable(s, now) && !notConfigured && !loginRequired {
 			delay := e.backoff(err)
-			if until := time.Duration(s.expireAt - now.UnixNano()); delay > until {
-				delay = until
+			if !s.cred.Expiry.IsZero() {
+				delay = min(delay, s.cred.Expiry.Sub(now))
 			}
 			e.nextRetry = now.Add(delay)
 			e.armLocked(delay, e.retry)
@@ -246,7 +255,7 @@ func (e *entry) backoff(err error) time.Duration {
 // retry fires when a failed background refresh's backoff has elapsed.
 func (e *entry) retry() {
 	e.refreshing.Store(false)
-	if s := e.snap.Load(); s != nil && e.r.clock.Now().UnixNano() < s.expireAt {
+	if usable(e.snap.Load(), e.r.clock.Now()) {
 		e.kick()
 	}
 }
@@ -286,24 +295,59 @@ func (e *entry) refreshTime(c *Credential) time.Time {
 	return c.Expiry.Add(-e.r.window)
 }
 
-func wallNanos(t time.Time) int64 {
-	if t.IsZero() {
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
-// installLocked publishes cred and arms its refresh timer.
+// installLocked publishes cred in the state its times give and arms the
+// wall-clock timers of its next transitions.
 func (e *entry) installLocked(cred *Credential, now time.Time) *Credential {
 	cred = e.normalize(cred, now)
 	at := e.refreshTime(cred)
-	e.snap.Store(&snapshot{cred: cred, refreshAt: wallNanos(at), expireAt: wallNanos(cred.Expiry)})
-	if !at.IsZero() && !e.r.cfg.NoBackgroundRefresh {
-		e.armLocked(at.Sub(now), e.kick)
-	} else {
-		e.stopTimerLocked()
+	st := stateFresh
+	if !at.IsZero() && !now.Before(at) {
+		st = stateStale
+	}
+	if cred.ExpiredAt(now) {
+		st = stateExpired
+	}
+	snap := &snapshot{cred: cred, state: st, refreshAt: at}
+	e.snap.Store(snap)
+	e.stopWallTimersLocked()
+	if st == stateFresh && !at.IsZero() {
+		e.staleAt = e.r.clock.At(at, func() { e.transition(cred, stateStale) })
+	}
+	if st != stateExpired && !cred.Expiry.IsZero() {
+		e.expireAt = e.r.clock.At(cred.Expiry, func() { e.transition(cred, stateExpired) })
 	}
 	return cred
+}
+
+// transition moves the published snapshot of cred forward to st; a timer
+// for a credential that has since been replaced does nothing.
+func (e *entry) transition(cred *Credential, st state) {
+	if e.r.closed.Load() {
+		return
+	}
+	e.mu.Lock()
+	cur := e.snap.Load()
+	moved := cur != nil && cur.cred == cred && cur.state < st
+	if moved {
+		next := *cur
+		next.state = st
+		e.snap.Store(&next)
+	}
+	e.mu.Unlock()
+	if moved && st == stateStale {
+		e.kick()
+	}
+}
+
+func (e *entry) stopWallTimersLocked() {
+	if e.staleAt != nil {
+		e.staleAt.Stop()
+		e.staleAt = nil
+	}
+	if e.expireAt != nil {
+		e.expireAt.Stop()
+		e.expireAt = nil
+	}
 }
 
 func (e *entry) armLocked(d time.Duration, f func()) {
@@ -334,6 +378,7 @@ func (e *entry) stopTimerLocked() {
 func (e *entry) stopTimer() {
 	e.mu.Lock()
 	e.stopTimerLocked()
+	e.stopWallTimersLocked()
 	e.mu.Unlock()
 }
 
@@ -460,13 +505,14 @@ func (e *entry) clearDeadRefresh(ctx context.Context, prev *Credential, now time
 // invalidate handles an API's refusal of cred; see Resolver.Invalidate.
 func (e *entry) invalidate(ctx context.Context, cred *Credential) (*Credential, error) {
 	e.mu.Lock()
-	if s := e.snap.Load(); s != nil && s.expireAt != rejectedAt && !s.cred.SameSecret(cred) {
+	if s := e.snap.Load(); s != nil && !s.rejected && !s.cred.SameSecret(cred) {
 		e.mu.Unlock()
 		return e.get(ctx)
 	}
 	e.rejected = cred
-	e.snap.Store(&snapshot{cred: cred, refreshAt: rejectedAt, expireAt: rejectedAt})
+	e.snap.Store(&snapshot{cred: cred, state: stateExpired, rejected: true})
 	e.stopTimerLocked()
+	e.stopWallTimersLocked()
 	e.failErr = nil
 	c := e.startCallLocked()
 	e.mu.Unlock()
@@ -525,6 +571,7 @@ func (e *entry) logout(ctx context.Context) (removed bool, err error) {
 	e.mu.Lock()
 	e.snap.Store(nil)
 	e.stopTimerLocked()
+	e.stopWallTimersLocked()
 	e.failErr, e.lastErr, e.deadErr, e.rejected = nil, nil, nil, nil
 	e.mu.Unlock()
 	return stored != nil || rerr != nil, errors.Join(errs...)

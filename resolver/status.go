@@ -141,17 +141,16 @@ func (e *entry) describe(ss *SourceStatus) {
 		t := c.Expiry.UTC()
 		ss.ExpiresAt = &t
 	}
-	now := e.r.clock.Now().UnixNano()
 	switch {
-	case now >= s.expireAt:
+	case s.state == stateExpired || c.ExpiredAt(e.r.clock.Now()):
 		ss.State = "expired"
-	case now >= s.refreshAt:
+	case s.state == stateStale:
 		ss.State = "stale"
 	default:
 		ss.State = "fresh"
 	}
-	if s.refreshAt != rejectedAt && s.refreshAt < 1<<62 {
-		t := time.Unix(0, s.refreshAt).UTC()
+	if !s.refreshAt.IsZero() {
+		t := s.refreshAt.UTC()
 		ss.RefreshAt = &t
 	}
 	if len(c.Meta) > 0 {
