@@ -1,0 +1,493 @@
+// Package aws is the Amazon Bedrock credential source ("bedrock"): AWS
+// credentials from aws-sdk-go-v2's own default chain (environment, shared
+// files and profiles, SSO, credential_process, web identity, container and
+// instance metadata), an optional role assumed through STS, the
+// awsCredentialExport and awsAuthRefresh commands, and a SigV4 Signer for
+// resolver.Transport.
+//
+// The source never caches: the resolver's scheduler is the one cache. Every
+// Fetch loads the AWS configuration afresh, so the SDK's own credential cache
+// starts empty and can neither hide an expiry nor serve credentials that a
+// refresh command has just replaced on disk.
+package aws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/credchain/credchain/providers/internal/shell"
+	"github.com/credchain/credchain/resolver"
+)
+
+// Name is the source's name: its store key and what status shows.
+const Name = "bedrock"
+
+// Setting names, as errors and status show them.
+const (
+	SettingRegion           = "aws.region"
+	SettingProfile          = "aws.profile"
+	SettingRoleARN          = "aws.role_arn"
+	SettingAuthRefresh      = "aws.auth_refresh (awsAuthRefresh)"
+	SettingCredentialExport = "aws.credential_export (awsCredentialExport)"
+)
+
+// Environment variables the source reads itself (the SDK reads the rest).
+const (
+	EnvUseBedrock  = "CLAUDE_CODE_USE_BEDROCK"
+	EnvBearerToken = "AWS_BEARER_TOKEN_BEDROCK"
+)
+
+// recheckAfter is when credentials that do not expire (long-term keys, an
+// export without Expiration) are read again, so edited files or rotated
+// keys are picked up; Claude Code caches such credentials for one hour.
+const recheckAfter = time.Hour
+
+// checkTimeout bounds the STS GetCallerIdentity validity check.
+const checkTimeout = 15 * time.Second
+
+// ErrInvalidCredentials is matched by the error returned when AWS refuses
+// the credentials the chain produced (STS GetCallerIdentity failed) and no
+// refresh command could fix them.
+var ErrInvalidCredentials = errors.New("AWS refused the credentials")
+
+// Options configures the source. The zero value follows the environment,
+// as Claude Code does.
+type Options struct {
+	// Enabled configures the source even when CLAUDE_CODE_USE_BEDROCK is
+	// not set (aws.enabled).
+	Enabled bool
+	// Profile is the shared-config profile (aws.profile); empty means
+	// AWS_PROFILE or "default".
+	Profile string
+	// Region is the Bedrock region (aws.region); empty means AWS_REGION or
+	// the profile's region.
+	Region string
+	// RoleARN, when set, is assumed through STS with the chain's
+	// credentials (aws.role_arn).
+	RoleARN string
+	// RoleSessionName names the assumed-role session (default
+	// "credchain").
+	RoleSessionName string
+	// AuthRefresh is a shell command that renews the credentials on disk,
+	// such as `aws sso login` (aws.auth_refresh, awsAuthRefresh). It runs
+	// only when STS refuses the credentials.
+	AuthRefresh string
+	// CredentialExport is a shell command that prints credentials as JSON
+	// (aws.credential_export, awsCredentialExport). When set it replaces
+	// the SDK chain.
+	CredentialExport string
+	// CommandTimeout bounds each command run (default 3 minutes).
+	CommandTimeout time.Duration
+	// RefreshCooldown is how long AuthRefresh is not run again after a run
+	// (default 30 s).
+	RefreshCooldown time.Duration
+	// Output, when set, receives AuthRefresh's output live (an interactive
+	// terminal); when nil the output is captured and put in the error.
+	Output io.Writer
+	// HTTPClient is used by every AWS client the SDK builds (STS, SSO).
+	// The machine may set AWS_CA_BUNDLE, which the SDK can only apply to an
+	// awshttp.BuildableClient, so pass one of those.
+	HTTPClient config.HTTPClient
+	// Now is the clock for expiry checks and the cool-down (time.Now when
+	// nil).
+	Now func() time.Time
+}
+
+// Source is the "bedrock" credential source. It is safe for concurrent use.
+type Source struct {
+	opts    Options
+	refresh *shell.Refresher
+}
+
+// New returns the source. It does no I/O: configuration files are read and
+// STS is called only when a credential is fetched.
+func New(opts Options) *Source {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RoleSessionName == "" {
+		opts.RoleSessionName = "credchain"
+	}
+	s := &Source{opts: opts}
+	if opts.AuthRefresh != "" {
+		s.refresh = &shell.Refresher{
+			Command:  shell.Command{Setting: SettingAuthRefresh, Line: opts.AuthRefresh, Timeout: opts.CommandTimeout},
+			Cooldown: opts.RefreshCooldown,
+			Now:      opts.Now,
+			Show:     opts.Output,
+		}
+	}
+	return s
+}
+
+// Name implements resolver.Source.
+func (s *Source) Name() string { return Name }
+
+// Probe implements resolver.Prober: the source applies when
+// CLAUDE_CODE_USE_BEDROCK is truthy or Options.Enabled is set.
+func (s *Source) Probe() error {
+	if s.opts.Enabled || Truthy(os.Getenv(EnvUseBedrock)) {
+		return nil
+	}
+	return resolver.NotConfigured("%s is not set", EnvUseBedrock)
+}
+
+// Persistent implements resolver.Persistent. Temporary credentials (an
+// assumed role, SSO, credential_process, an export command) are kept in the
+// shared store so other processes reuse them instead of calling STS or
+// running the command again. Secrets that come from the environment
+// (AWS_BEARER_TOKEN_BEDROCK, static AWS_ACCESS_KEY_ID keys) are never copied
+// into the store.
+func (s *Source) Persistent() bool {
+	if os.Getenv(EnvBearerToken) != "" {
+		return false
+	}
+	if s.opts.CredentialExport != "" || s.opts.RoleARN != "" {
+		return true
+	}
+	return os.Getenv("AWS_ACCESS_KEY_ID") == ""
+}
+
+// Describe implements resolver.Describer with the non-secret settings.
+func (s *Source) Describe() map[string]string {
+	m := map[string]string{}
+	if r := s.region(); r != "" {
+		m["region"] = r
+	}
+	if p := s.profile(); p != "" {
+		m["profile"] = p
+	}
+	if s.opts.RoleARN != "" {
+		m["role_arn"] = s.opts.RoleARN
+	}
+	switch {
+	case os.Getenv(EnvBearerToken) != "":
+		m["auth"] = EnvBearerToken
+	case s.opts.CredentialExport != "":
+		m["auth"] = "credential_export"
+	default:
+		m["auth"] = "aws-sdk default chain"
+	}
+	return m
+}
+
+func (s *Source) region() string {
+	if s.opts.Region != "" {
+		return s.opts.Region
+	}
+	if r := os.Getenv("AWS_REGION"); r != "" {
+		return r
+	}
+	return os.Getenv("AWS_DEFAULT_REGION")
+}
+
+func (s *Source) profile() string {
+	if s.opts.Profile != "" {
+		return s.opts.Profile
+	}
+	return os.Getenv("AWS_PROFILE")
+}
+
+// Fetch implements resolver.Source. In order: AWS_BEARER_TOKEN_BEDROCK (a
+// bearer token), the export command, the SDK's default chain (plus the
+// role). The SDK chain's credentials are checked with STS
+// GetCallerIdentity when first obtained (prev is nil) and when the chain
+// hands back exactly the credential the resolver already had while it is
+// still valid — that happens when the API refused it (resolver.Invalidate)
+// — and AuthRefresh runs when that check fails.
+func (s *Source) Fetch(ctx context.Context, prev *resolver.Credential) (*resolver.Credential, error) {
+	if tok := os.Getenv(EnvBearerToken); tok != "" {
+		meta := map[string]string{"auth": EnvBearerToken}
+		if r := s.region(); r != "" {
+			meta["region"] = r
+		}
+		return &resolver.Credential{Kind: resolver.KindBearer, Token: resolver.NewSecret(tok), Source: Name, Meta: meta}, nil
+	}
+	if s.opts.CredentialExport != "" {
+		return s.export(ctx)
+	}
+	cred, err := s.fromChain(ctx, prev)
+	if err == nil || s.refresh == nil {
+		return cred, err
+	}
+	ran, rerr := s.refresh.Refresh(ctx)
+	if rerr != nil {
+		return nil, fmt.Errorf("%w; running %s to renew them failed: %w", err, SettingAuthRefresh, rerr)
+	}
+	// The command may have rewritten ~/.aws; fromChain loads the
+	// configuration again, so nothing the SDK cached survives.
+	cred, err2 := s.fromChain(ctx, nil)
+	if err2 != nil {
+		if !ran {
+			return nil, fmt.Errorf("%w (%s ran less than %v ago and is not run again yet)", err2, SettingAuthRefresh, s.cooldown())
+		}
+		return nil, fmt.Errorf("%w (even after running %s)", err2, SettingAuthRefresh)
+	}
+	return cred, nil
+}
+
+func (s *Source) cooldown() time.Duration {
+	if s.opts.RefreshCooldown > 0 {
+		return s.opts.RefreshCooldown
+	}
+	return shell.DefaultCooldown
+}
+
+// fromChain loads the configuration, retrieves credentials and, when
+// needed, checks them with STS.
+func (s *Source) fromChain(ctx context.Context, prev *resolver.Credential) (*resolver.Credential, error) {
+	cfg, err := s.loadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := s.retrieve(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cred := s.credential(cfg, creds)
+	reissued := prev != nil && !prev.ExpiredAt(s.opts.Now()) && prev.SameSecret(cred)
+	if prev != nil && !reissued {
+		return cred, nil
+	}
+	ident, err := s.callerIdentity(ctx, cfg, creds)
+	if err != nil {
+		var api smithy.APIError
+		if s.refresh == nil && !errors.As(err, &api) {
+			// STS unreachable (a network that only reaches Bedrock): the
+			// check cannot tell anything, and there is no command to run.
+			return cred, nil
+		}
+		return nil, fmt.Errorf("%w (STS GetCallerIdentity: %w); %s", ErrInvalidCredentials, err, s.fixHint())
+	}
+	cred.Meta["account"] = sdkaws.ToString(ident.Account)
+	cred.Meta["arn"] = sdkaws.ToString(ident.Arn)
+	return cred, nil
+}
+
+func (s *Source) fixHint() string {
+	if s.refresh != nil {
+		return "renewing them with " + SettingAuthRefresh
+	}
+	return "log in again (e.g. `aws sso login`) or set " + SettingAuthRefresh + " to a command that does"
+}
+
+// loadConfig loads the SDK configuration afresh.
+func (s *Source) loadConfig(ctx context.Context) (sdkaws.Config, error) {
+	var lo []func(*config.LoadOptions) error
+	if s.opts.Profile != "" {
+		lo = append(lo, config.WithSharedConfigProfile(s.opts.Profile))
+	}
+	if s.opts.Region != "" {
+		lo = append(lo, config.WithRegion(s.opts.Region))
+	}
+	if s.opts.HTTPClient != nil {
+		lo = append(lo, config.WithHTTPClient(s.opts.HTTPClient))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, lo...)
+	if err != nil {
+		p := s.profile()
+		if p == "" {
+			p = "default"
+		}
+		return cfg, fmt.Errorf("loading the AWS configuration (profile %q from %s or AWS_PROFILE): %w", p, SettingProfile, err)
+	}
+	if cfg.Region == "" {
+		return cfg, fmt.Errorf("no AWS region is configured: set %s or AWS_REGION (e.g. us-east-1)", SettingRegion)
+	}
+	if s.opts.RoleARN != "" {
+		client := sts.NewFromConfig(cfg)
+		cfg.Credentials = stscreds.NewAssumeRoleProvider(client, s.opts.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = s.opts.RoleSessionName
+		})
+	}
+	return cfg, nil
+}
+
+// retrieve asks the chain for credentials once.
+func (s *Source) retrieve(ctx context.Context, cfg sdkaws.Config) (sdkaws.Credentials, error) {
+	if cfg.Credentials == nil {
+		return sdkaws.Credentials{}, errors.New("the AWS SDK found no credential provider; configure a profile, SSO, or AWS_ACCESS_KEY_ID")
+	}
+	// LoadDefaultConfig wraps the chain in an aws.CredentialsCache. The
+	// configuration is new, so the cache is empty; invalidating says so
+	// explicitly: the scheduler, not the SDK, decides when to refresh.
+	if c, ok := cfg.Credentials.(*sdkaws.CredentialsCache); ok {
+		c.Invalidate()
+	}
+	creds, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		what := "the AWS SDK's credential chain"
+		if s.opts.RoleARN != "" {
+			what = "assuming " + SettingRoleARN + " " + s.opts.RoleARN
+		}
+		return creds, fmt.Errorf("%s: %w", what, err)
+	}
+	return creds, nil
+}
+
+func (s *Source) credential(cfg sdkaws.Config, c sdkaws.Credentials) *resolver.Credential {
+	meta := map[string]string{"region": cfg.Region}
+	if p := s.profile(); p != "" {
+		meta["profile"] = p
+	}
+	if c.Source != "" {
+		meta["provider"] = c.Source
+	}
+	if c.AccountID != "" {
+		meta["account"] = c.AccountID
+	}
+	cred := &resolver.Credential{
+		Kind: resolver.KindAWS,
+		AWS: &resolver.AWSKeys{
+			AccessKeyID:     c.AccessKeyID,
+			SecretAccessKey: resolver.NewSecret(c.SecretAccessKey),
+			SessionToken:    resolver.NewSecret(c.SessionToken),
+			Region:          cfg.Region,
+		},
+		Source: Name,
+		Meta:   meta,
+	}
+	if c.CanExpire {
+		cred.Expiry = c.Expires
+	} else {
+		cred.RefreshAt = s.opts.Now().Add(recheckAfter)
+	}
+	return cred
+}
+
+func (s *Source) callerIdentity(ctx context.Context, cfg sdkaws.Config, creds sdkaws.Credentials) (*sts.GetCallerIdentityOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	client := sts.NewFromConfig(cfg, func(o *sts.Options) {
+		o.Credentials = credentials.StaticCredentialsProvider{Value: creds}
+	})
+	return client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+}
+
+// exportOutput is what an export command prints: STS's shape, or the same
+// fields at the top level (credential_process output also fits).
+type exportOutput struct {
+	Credentials *exportFields `json:"Credentials"`
+	exportFields
+}
+
+type exportFields struct {
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string `json:"SecretAccessKey"`
+	SessionToken    string `json:"SessionToken"`
+	Expiration      string `json:"Expiration"`
+}
+
+// export runs the export command and parses its output. The output holds
+// secrets, so no error quotes it.
+func (s *Source) export(ctx context.Context) (*resolver.Credential, error) {
+	cmd := shell.Command{Setting: SettingCredentialExport, Line: s.opts.CredentialExport, Timeout: s.opts.CommandTimeout}
+	out, err := shell.Run(ctx, cmd, true, nil)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parseExport(out.Stdout, s.opts.Now())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", SettingCredentialExport, err)
+	}
+	region := s.region()
+	if region == "" {
+		return nil, fmt.Errorf("no AWS region is configured: set %s or AWS_REGION (e.g. us-east-1)", SettingRegion)
+	}
+	cred := &resolver.Credential{
+		Kind: resolver.KindAWS,
+		AWS: &resolver.AWSKeys{
+			AccessKeyID:     f.AccessKeyID,
+			SecretAccessKey: resolver.NewSecret(f.SecretAccessKey),
+			SessionToken:    resolver.NewSecret(f.SessionToken),
+			Region:          region,
+		},
+		Expiry: f.expiry,
+		Source: Name,
+		Meta:   map[string]string{"region": region, "provider": "credential_export"},
+	}
+	if cred.Expiry.IsZero() {
+		cred.RefreshAt = s.opts.Now().Add(recheckAfter)
+	}
+	return cred, nil
+}
+
+type parsedExport struct {
+	exportFields
+	expiry time.Time
+}
+
+func parseExport(data []byte, now time.Time) (parsedExport, error) {
+	var out exportOutput
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return parsedExport{}, errors.New("the command printed nothing; it must print JSON credentials on stdout")
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return parsedExport{}, fmt.Errorf("the command printed %d bytes that are not JSON credentials (%s); expected {\"Credentials\":{\"AccessKeyId\",\"SecretAccessKey\",\"SessionToken\",\"Expiration\"}}", len(data), jsonProblem(err))
+	}
+	f := out.exportFields
+	if out.Credentials != nil {
+		f = *out.Credentials
+	}
+	var missing []string
+	if f.AccessKeyID == "" {
+		missing = append(missing, "AccessKeyId")
+	}
+	if f.SecretAccessKey == "" {
+		missing = append(missing, "SecretAccessKey")
+	}
+	if f.SessionToken == "" {
+		missing = append(missing, "SessionToken")
+	}
+	if len(missing) > 0 {
+		return parsedExport{}, fmt.Errorf("the command's JSON lacks %s (all of AccessKeyId, SecretAccessKey and SessionToken are required)", strings.Join(missing, ", "))
+	}
+	p := parsedExport{exportFields: f}
+	if f.Expiration != "" {
+		t, err := time.Parse(time.RFC3339, f.Expiration)
+		if err != nil {
+			return parsedExport{}, fmt.Errorf("the command's Expiration %q is not an RFC 3339 time", f.Expiration)
+		}
+		if !t.After(now) {
+			return parsedExport{}, fmt.Errorf("the command printed credentials that already expired at %s", t.UTC().Format(time.RFC3339))
+		}
+		p.expiry = t
+	}
+	return p, nil
+}
+
+// jsonProblem describes a JSON error without quoting the input.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
+	}
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		return fmt.Sprintf("field %q has the wrong type", typ.Field)
+	}
+	return "invalid JSON"
+}
+
+// Truthy reports whether an environment value means "on": 1, true, yes or
+// on, in any case.
+func Truthy(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
