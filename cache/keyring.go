@@ -24,29 +24,36 @@ const loginCollection = "login"
 // keyringBackend adapts a 99designs keyring.Keyring. Item names carry the
 // service and a hash of the store directory (see options.itemName).
 type keyringBackend struct {
-	kr keyring.Keyring
-	o  *options
+	kr     keyring.Keyring
+	o      *options
+	thread *osThread // nil: calls run on any thread
 }
 
-func (b *keyringBackend) get(key string) ([]byte, error) {
-	it, err := b.kr.Get(b.o.itemName(key))
-	if err != nil {
-		return nil, err
-	}
-	return it.Data, nil
-}
-
-func (b *keyringBackend) set(key string, value []byte) error {
-	return b.kr.Set(keyring.Item{
-		Key:         b.o.itemName(key),
-		Data:        value,
-		Label:       b.o.Service + " " + key + " (" + b.o.Dir + ")",
-		Description: "credchain credential record",
+func (b *keyringBackend) get(key string) (v []byte, err error) {
+	b.thread.do(func() {
+		var it keyring.Item
+		if it, err = b.kr.Get(b.o.itemName(key)); err == nil {
+			v = it.Data
+		}
 	})
+	return v, err
 }
 
-func (b *keyringBackend) del(key string) error {
-	return b.kr.Remove(b.o.itemName(key))
+func (b *keyringBackend) set(key string, value []byte) (err error) {
+	b.thread.do(func() {
+		err = b.kr.Set(keyring.Item{
+			Key:         b.o.itemName(key),
+			Data:        value,
+			Label:       b.o.Service + " " + key + " (" + b.o.Dir + ")",
+			Description: "credchain credential record",
+		})
+	})
+	return err
+}
+
+func (b *keyringBackend) del(key string) (err error) {
+	b.thread.do(func() { err = b.kr.Remove(b.o.itemName(key)) })
+	return err
 }
 
 // serialBackends hold connection state in their keyring object that is not
@@ -86,30 +93,45 @@ func openKeyringBackend(ctx context.Context, o *options, name string) (*store, e
 		}
 	}
 	cfg := keyringConfig(o, name)
+	var thread *osThread
+	if name == "keyctl" && (o.KeyCtlScope == "process" || o.KeyCtlScope == "thread") {
+		thread = newOSThread()
+	}
 	opened := make(chan keyring.Keyring, 1)
-	_, err := timeBox(ctx, o.Timeout, nil, func() ([]byte, error) {
-		kr, err := keyring.Open(cfg)
-		if err != nil {
-			return nil, err
-		}
-		if name == "secret-service" {
-			if err := checkLoginCollection(); err != nil {
-				return nil, err
+	_, err := timeBox(ctx, o.Timeout, nil, func() (_ []byte, err error) {
+		thread.do(func() {
+			var kr keyring.Keyring
+			if kr, err = keyring.Open(cfg); err != nil {
+				return
 			}
-		}
-		if _, err := kr.Get(o.itemName(".probe")); err != nil && !errors.Is(err, keyring.ErrKeyNotFound) {
-			return nil, fmt.Errorf("probe read failed: %w", err)
-		}
-		opened <- kr
-		return nil, nil
+			if name == "secret-service" {
+				if err = checkLoginCollection(); err != nil {
+					return
+				}
+			}
+			if _, err = kr.Get(o.itemName(".probe")); err != nil && !errors.Is(err, keyring.ErrKeyNotFound) {
+				err = fmt.Errorf("probe read failed: %w", err)
+				return
+			}
+			err = nil
+			opened <- kr
+		})
+		return nil, err
 	})
 	switch {
 	case errors.Is(err, ErrTimeout):
 		return nil, fmt.Errorf("%s did not answer within %v (%s): %w", name, o.Timeout, timeoutFix(name), ErrTimeout)
 	case err != nil:
+		if thread != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			thread.stop() // its last call has returned
+		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	s := newStore(o, name, &keyringBackend{kr: <-opened, o: o}, slices.Contains(serialBackends, name))
+	be := &keyringBackend{kr: <-opened, o: o, thread: thread}
+	if thread != nil {
+		thread.release(be)
+	}
+	s := newStore(o, name, be, slices.Contains(serialBackends, name))
 	s.info["item_prefix"] = o.itemName("")
 	switch name {
 	case "keyctl":

@@ -1,0 +1,273 @@
+//go:build unix
+
+package cache_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/99designs/keyring"
+	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/testenv"
+)
+
+// roundTrip checks the cache.Store contract on s: a missing key is cache.ErrNotFound,
+// Set/Get, overwrite with a record of another length and binary content,
+// Delete, Get after Delete is cache.ErrNotFound, Delete of a missing key is fine.
+// other is a store of the same backend on another directory, which must
+// never see s's records.
+func roundTrip(t *testing.T, s, other cache.Store) {
+	t.Helper()
+	ctx := context.Background()
+	const key = "rt-source"
+	if _, err := s.Get(ctx, key); !errors.Is(err, cache.ErrNotFound) {
+		t.Fatalf("%s: Get of a missing key: got %v, want ErrNotFound", s.Backend(), err)
+	}
+	v1 := []byte(`{"version":1,"source":"rt-source","token":"first"}`)
+	if err := s.Set(ctx, key, v1); err != nil {
+		t.Fatalf("%s: Set: %v", s.Backend(), err)
+	}
+	if got, err := s.Get(ctx, key); err != nil || !bytes.Equal(got, v1) {
+		t.Fatalf("%s: Get after Set = %q, %v; want %q", s.Backend(), got, err, v1)
+	}
+	if other != nil {
+		if _, err := other.Get(ctx, key); !errors.Is(err, cache.ErrNotFound) {
+			t.Fatalf("%s: a store on another directory sees the record (err %v); item names must differ per directory", s.Backend(), err)
+		}
+	}
+	v2 := make([]byte, 4096)
+	if _, err := rand.Read(v2); err != nil {
+		t.Fatal(err)
+	}
+	copy(v2, "\x00\xff\n")
+	if err := s.Set(ctx, key, v2); err != nil {
+		t.Fatalf("%s: overwrite: %v", s.Backend(), err)
+	}
+	if got, err := s.Get(ctx, key); err != nil || !bytes.Equal(got, v2) {
+		t.Fatalf("%s: Get after overwrite: %d bytes, %v; want the 4096-byte record", s.Backend(), len(got), err)
+	}
+	if err := s.Delete(ctx, key); err != nil {
+		t.Fatalf("%s: Delete: %v", s.Backend(), err)
+	}
+	if _, err := s.Get(ctx, key); !errors.Is(err, cache.ErrNotFound) {
+		t.Fatalf("%s: Get after Delete: got %v, want ErrNotFound", s.Backend(), err)
+	}
+	if err := s.Delete(ctx, key); err != nil {
+		t.Fatalf("%s: Delete of a missing key: %v", s.Backend(), err)
+	}
+}
+
+func openT(t *testing.T, o cache.Options) cache.Store {
+	t.Helper()
+	s, err := cache.Open(context.Background(), o)
+	if err != nil {
+		t.Fatalf("cache.Open(%+v): %v", o, err)
+	}
+	if want := o.Backend; want != "" && s.Backend() != want {
+		t.Fatalf("cache.Open(%q) returned backend %q", want, s.Backend())
+	}
+	return s
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		backend string
+		setup   func(t *testing.T)
+	}{
+		{backend: "plaintext"},
+		{backend: "file", setup: func(t *testing.T) { t.Setenv(cache.FilePasswordEnv, "correct horse battery staple") }},
+		{backend: "keyctl", setup: func(t *testing.T) { testenv.KeyCtl(t) }},
+		{backend: "memory"},
+	} {
+		t.Run(tc.backend, func(t *testing.T) {
+			testenv.Hermetic(t)
+			if tc.setup != nil {
+				tc.setup(t)
+			}
+			o := cache.Options{Backend: tc.backend, Dir: t.TempDir(), KeyCtlScope: "process"}
+			s := openT(t, o)
+			o.Dir = t.TempDir()
+			roundTrip(t, s, openT(t, o))
+		})
+	}
+}
+
+func TestPass(t *testing.T) {
+	testenv.Hermetic(t)
+	storeDir := testenv.PassStore(t)
+	dir := t.TempDir()
+	s := openT(t, cache.Options{Backend: "pass", Dir: dir})
+	roundTrip(t, s, openT(t, cache.Options{Backend: "pass", Dir: t.TempDir()}))
+
+	// The record lives in the password store under service/dir-hash/key.
+	if err := s.Set(context.Background(), "oauth", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(storeDir, cache.ItemName(dir, "oauth")+".gpg")); err != nil {
+		t.Fatalf("the record is not in the password store: %v", err)
+	}
+	if err := s.Delete(context.Background(), "oauth"); err != nil {
+		t.Fatal(err)
+	}
+
+	// With an initialised password store and no Secret Service, auto picks pass.
+	auto := openT(t, cache.Options{Dir: dir})
+	if auto.Backend() != "pass" {
+		t.Fatalf("auto picked %q with an initialised password store; want pass", auto.Backend())
+	}
+}
+
+// TestSecretService runs the round trip against a real gnome-keyring-daemon
+// on a private session bus. 99designs/keyring looks for the bus in its
+// package init, so the round trip runs in a re-executed test binary started
+// with that bus's address.
+func TestSecretService(t *testing.T) {
+	if os.Getenv(childEnv) == "secret-service" {
+		secretServiceChild(t)
+		return
+	}
+	testenv.Hermetic(t)
+	addr := testenv.SecretService(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestSecretService$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), childEnv+"=secret-service", "DBUS_SESSION_BUS_ADDRESS="+addr)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestSecretService") {
+		t.Fatalf("the Secret Service round trip failed (%v):\n%s", err, out)
+	}
+	t.Logf("child:\n%s", out)
+}
+
+func secretServiceChild(t *testing.T) {
+	addr := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
+	dir := t.TempDir()
+	s := openT(t, cache.Options{Backend: "secret-service", Dir: dir})
+	roundTrip(t, s, openT(t, cache.Options{Backend: "secret-service", Dir: t.TempDir()}))
+
+	// The record reached gnome-keyring's login collection under its item name.
+	ctx := context.Background()
+	if err := s.Set(ctx, "oauth", []byte("ss-record")); err != nil {
+		t.Fatal(err)
+	}
+	item := cache.ItemName(dir, "oauth")
+	raw, err := testenv.SecretToolLookup(t, addr, "profile", item)
+	if err != nil {
+		t.Fatalf("secret-tool lookup of %s: %v", item, err)
+	}
+	var stored keyring.Item
+	if err := json.Unmarshal([]byte(raw), &stored); err != nil || string(stored.Data) != "ss-record" {
+		t.Fatalf("gnome-keyring holds %q (%v); want the item with data ss-record", raw, err)
+	}
+	if err := s.Delete(ctx, "oauth"); err != nil {
+		t.Fatal(err)
+	}
+
+	// auto prefers the Secret Service to everything else on Linux.
+	if auto := openT(t, cache.Options{Dir: dir}); auto.Backend() != "secret-service" {
+		t.Fatalf("auto picked %q with a working Secret Service", auto.Backend())
+	}
+	t.Logf("secret-service round trip ok on %s", addr)
+}
+
+func TestFileBackend(t *testing.T) {
+	testenv.Hermetic(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	t.Setenv(cache.FilePasswordEnv, "first password")
+	s := openT(t, cache.Options{Backend: "file", Dir: dir})
+	if err := s.Set(ctx, "oauth", []byte("encrypted record")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "file", "oauth")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("encrypted record")) {
+		t.Fatal("the file backend wrote the record in clear")
+	}
+	assertMode(t, path, 0o600)
+	assertMode(t, filepath.Dir(path), 0o700)
+	// Written by 99designs/keyring's own file backend, so other programs
+	// using that library read it.
+	kr, err := keyring.Open(keyring.Config{AllowedBackends: []keyring.BackendType{keyring.FileBackend},
+		FileDir: filepath.Dir(path), FilePasswordFunc: keyring.FixedStringPrompt("first password")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it, err := kr.Get("oauth"); err != nil || string(it.Data) != "encrypted record" {
+		t.Fatalf("keyring file backend reads %q, %v", it.Data, err)
+	}
+	assertNoTemporaries(t, filepath.Dir(path))
+
+	t.Setenv(cache.FilePasswordEnv, "wrong password")
+	wrong := openT(t, cache.Options{Backend: "file", Dir: dir})
+	_, err = wrong.Get(ctx, "oauth")
+	if err == nil || errors.Is(err, cache.ErrNotFound) || !strings.Contains(err.Error(), cache.FilePasswordEnv) {
+		t.Fatalf("Get with a wrong password: %v; want an error naming %s", err, cache.FilePasswordEnv)
+	}
+	if strings.Contains(err.Error(), "encrypted record") {
+		t.Fatal("the error leaks the record")
+	}
+
+	t.Setenv(cache.FilePasswordEnv, "")
+	nopw := openT(t, cache.Options{Backend: "file", Dir: dir})
+	if _, err := nopw.Get(ctx, "missing"); !errors.Is(err, cache.ErrNotFound) {
+		t.Fatalf("Get of a missing record without a password: %v; want cache.ErrNotFound (no password needed)", err)
+	}
+	if err := nopw.Set(ctx, "oauth", []byte("y")); err == nil || !strings.Contains(err.Error(), cache.FilePasswordEnv) {
+		t.Fatalf("Set without a password: %v; want an error naming %s", err, cache.FilePasswordEnv)
+	}
+	if got, err := s.Get(ctx, "oauth"); err != nil || string(got) != "encrypted record" {
+		t.Fatalf("after failed operations the record is %q, %v; want it untouched", got, err)
+	}
+
+	// A caller-supplied password function is asked once, however many reads.
+	calls := 0
+	once := openT(t, cache.Options{Backend: "file", Dir: dir, FilePassword: func() (string, error) {
+		calls++
+		return "first password", nil
+	}})
+	for range 3 {
+		if _, err := once.Get(ctx, "oauth"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if calls != 1 {
+		t.Fatalf("FilePassword called %d times; want 1", calls)
+	}
+}
+
+func assertMode(t *testing.T, path string, want os.FileMode) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != want {
+		t.Fatalf("%s has mode %#o; want %#o", path, got, want)
+	}
+}
+
+func assertNoTemporaries(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Fatalf("%s left behind in %s", e.Name(), dir)
+		}
+	}
+}

@@ -1,0 +1,35 @@
+package cache
+
+import (
+	"context"
+	"errors"
+)
+
+// ItemName is the keyring item name of key for a store on dir (default
+// service), for tests that look for a record in the real keyring.
+func ItemName(dir, key string) string {
+	o, err := resolveOptions(Options{Dir: dir})
+	if err != nil {
+		panic(err)
+	}
+	return o.itemName(key)
+}
+
+// OpenBroken opens like Open, except that backend name fails to open with
+// reason, as when a platform refuses it (keyctl under a container's
+// seccomp profile).
+func OpenBroken(ctx context.Context, opts Options, name, reason string) (Store, error) {
+	o, err := resolveOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	cands := defaultCandidates()
+	for i := range cands {
+		if cands[i].name == name {
+			cands[i].open = func(context.Context, *options, string) (*store, error) {
+				return nil, errors.New(reason)
+			}
+		}
+	}
+	return open(ctx, o, cands)
+}
