@@ -1,0 +1,19 @@
+// Package config turns a settings file, CREDCHAIN_* environment variables
+// and command-line flags into typed Settings, and Settings into a
+// resolver.Config: it is credchain's composition root, the only package that
+// knows every credential source.
+//
+// Layers, highest first: flags, environment (CREDCHAIN_<SECTION>_<KEY>), the
+// settings file ($XDG_CONFIG_HOME/credchain/config.yaml, --config or
+// CREDCHAIN_CONFIG; YAML or JSON by extension), built-in defaults. spf13/viper
+// does the layering; the validation is strict and done here, so an unknown
+// key, a value of the wrong type, a bad duration or a bad chain entry is an
+// error that names where the value came from (file, variable or flag), the
+// key, and what is allowed.
+//
+// Claude Code's setting names are accepted as aliases (apiKeyHelper,
+// awsAuthRefresh, awsCredentialExport, gcpAuthRefresh), and the other
+// top-level keys of a Claude Code settings.json (env, permissions, model,
+// hooks, ...; see ClaudeCodeIgnoredKeys) are ignored, so such a file can be
+// used as it is.
+package config
