@@ -1,0 +1,14 @@
+//go:build !unix && !windows
+
+package apikey
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"runtime"
+)
+
+func shellCommand(context.Context, string) (*exec.Cmd, error) {
+	return nil, errors.New("running a helper command is not supported on " + runtime.GOOS)
+}
