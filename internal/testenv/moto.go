@@ -173,6 +173,35 @@ func (m *Moto) SetupIAM(ctx context.Context) (MotoIdentity, error) {
 	}, nil
 }
 
+// NewUser creates an IAM user with an access key and no policy (it can call
+// STS GetCallerIdentity, nothing else), signed as admin.
+func (m *Moto) NewUser(ctx context.Context, admin MotoIdentity, name string) (MotoIdentity, error) {
+	creds := sdkaws.Credentials{AccessKeyID: admin.AccessKeyID, SecretAccessKey: admin.SecretAccessKey}
+	if _, err := m.iam(ctx, creds, url.Values{"Action": {"CreateUser"}, "UserName": {name}}); err != nil {
+		return MotoIdentity{}, err
+	}
+	body, err := m.iam(ctx, creds, url.Values{"Action": {"CreateAccessKey"}, "UserName": {name}})
+	if err != nil {
+		return MotoIdentity{}, err
+	}
+	var key struct {
+		AccessKeyID     string `xml:"CreateAccessKeyResult>AccessKey>AccessKeyId"`
+		SecretAccessKey string `xml:"CreateAccessKeyResult>AccessKey>SecretAccessKey"`
+	}
+	if err := xml.Unmarshal(body, &key); err != nil || key.AccessKeyID == "" {
+		return MotoIdentity{}, fmt.Errorf("testenv: moto CreateAccessKey answered %q: %v", body, err)
+	}
+	return MotoIdentity{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey, UserARN: "arn:aws:iam::" + MotoAccount + ":user/" + name}, nil
+}
+
+// DeleteAccessKey revokes user's key, signed as admin: from then on moto
+// refuses requests signed with it (InvalidClientTokenId).
+func (m *Moto) DeleteAccessKey(ctx context.Context, admin MotoIdentity, user, keyID string) error {
+	creds := sdkaws.Credentials{AccessKeyID: admin.AccessKeyID, SecretAccessKey: admin.SecretAccessKey}
+	_, err := m.iam(ctx, creds, url.Values{"Action": {"DeleteAccessKey"}, "UserName": {user}, "AccessKeyId": {keyID}})
+	return err
+}
+
 // iam sends one signed IAM query call.
 func (m *Moto) iam(ctx context.Context, creds sdkaws.Credentials, form url.Values) ([]byte, error) {
 	form.Set("Version", "2010-05-08")

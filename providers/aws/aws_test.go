@@ -20,9 +20,9 @@ import (
 	"github.com/credchain/credchain/resolver"
 )
 
-// Two moto servers are shared by the package's tests (each takes ~7 s to
-// start): a plain one, and one that verifies every signature and IAM policy
-// after the four set-up calls of testenv.Moto.SetupIAM.
+// One moto server is shared by the package's tests (it takes ~7 s to
+// start). It verifies every signature and IAM policy after the four set-up
+// calls of testenv.Moto.SetupIAM.
 type motoOnce struct {
 	once sync.Once
 	m    *testenv.Moto
@@ -30,17 +30,12 @@ type motoOnce struct {
 	err  error
 }
 
-var (
-	plainMoto     motoOnce
-	verifyingMoto motoOnce
-)
+var verifyingMoto motoOnce
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, mo := range []*motoOnce{&plainMoto, &verifyingMoto} {
-		if mo.m != nil {
-			mo.m.Close()
-		}
+	if verifyingMoto.m != nil {
+		verifyingMoto.m.Close()
 	}
 	os.Exit(code)
 }
@@ -66,18 +61,18 @@ func verifying(t *testing.T) (*testenv.Moto, testenv.MotoIdentity) {
 	return verifyingMoto.get(t, 4)
 }
 
-func plain(t *testing.T) *testenv.Moto {
-	m, _ := plainMoto.get(t, 0)
-	return m
-}
-
-// env makes the test hermetic and points STS at moto. It returns the
-// temporary HOME, with empty AWS config and credentials files in it.
+// env makes the test hermetic and points STS at moto (at a dead loopback
+// port when m is nil). It returns the temporary HOME, with empty AWS config
+// and credentials files in it.
 func env(t *testing.T, m *testenv.Moto) string {
 	t.Helper()
 	home := testenv.Hermetic(t)
 	t.Setenv("CLAUDE_CODE_USE_BEDROCK", "1")
-	t.Setenv("AWS_ENDPOINT_URL_STS", m.URL)
+	sts := fmt.Sprintf("http://127.0.0.1:%d", testenv.DeadPort(t))
+	if m != nil {
+		sts = m.URL
+	}
+	t.Setenv("AWS_ENDPOINT_URL_STS", sts)
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(home, "config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(home, "credentials"))
 	writeFile(t, filepath.Join(home, "config"), "")
@@ -282,7 +277,7 @@ func TestUnknownProfile(t *testing.T) {
 }
 
 func TestBearerToken(t *testing.T) {
-	env(t, plain(t))
+	env(t, nil)
 	t.Setenv("AWS_BEARER_TOKEN_BEDROCK", "bedrock-api-key-0123456789abcdef")
 	t.Setenv("AWS_REGION", "us-east-1")
 	src := aws.New(options(aws.Options{}))

@@ -1,0 +1,239 @@
+package aws_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/testenv"
+	"github.com/credchain/credchain/providers/aws"
+	"github.com/credchain/credchain/resolver"
+)
+
+func TestCredentialExport(t *testing.T) {
+	future := time.Now().Add(30 * time.Minute).UTC().Truncate(time.Second)
+	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	for _, tc := range []struct {
+		name    string
+		output  string // printed by the command (via a file, so no secret is in its command line)
+		command string // overrides the command
+		timeout time.Duration
+		region  string
+		wantErr string
+		expiry  time.Time
+	}{
+		{name: "STS shape", output: fmt.Sprintf(`{"Credentials":{"AccessKeyId":"ASIAEXPORT","SecretAccessKey":%q,"SessionToken":"tok-1234567890abcdef","Expiration":%q}}`, secret, future.Format(time.RFC3339)), region: "us-east-1", expiry: future},
+		{name: "top-level fields, offset time", output: fmt.Sprintf(`{"Version":1,"AccessKeyId":"ASIAEXPORT","SecretAccessKey":%q,"SessionToken":"tok-1234567890abcdef","Expiration":%q}`, secret, future.In(time.FixedZone("x", 3600)).Format(time.RFC3339)), region: "us-east-1", expiry: future},
+		{name: "no Expiration", output: fmt.Sprintf(`{"AccessKeyId":"ASIAEXPORT","SecretAccessKey":%q,"SessionToken":"tok-1234567890abcdef"}`, secret), region: "us-east-1"},
+		{name: "garbage", output: "Enter MFA code: " + secret, region: "us-east-1", wantErr: "not JSON credentials"},
+		{name: "empty", output: "", region: "us-east-1", wantErr: "printed nothing"},
+		{name: "SessionToken missing", output: fmt.Sprintf(`{"AccessKeyId":"AKIA","SecretAccessKey":%q}`, secret), region: "us-east-1", wantErr: "lacks SessionToken"},
+		{name: "expired", output: fmt.Sprintf(`{"AccessKeyId":"ASIA","SecretAccessKey":%q,"SessionToken":"t","Expiration":%q}`, secret, past), region: "us-east-1", wantErr: "already expired"},
+		{name: "bad Expiration", output: fmt.Sprintf(`{"AccessKeyId":"ASIA","SecretAccessKey":%q,"SessionToken":"t","Expiration":"tomorrow"}`, secret), region: "us-east-1", wantErr: "not an RFC 3339 time"},
+		{name: "command fails", command: "echo 'token expired, run aws-vault login' >&2; exit 2", region: "us-east-1", wantErr: "run aws-vault login"},
+		{name: "command hangs", command: "sleep 60", timeout: 300 * time.Millisecond, region: "us-east-1", wantErr: "did not finish within 300ms"},
+		{name: "region missing", output: fmt.Sprintf(`{"AccessKeyId":"ASIA","SecretAccessKey":%q,"SessionToken":"t"}`, secret), wantErr: "aws.region or AWS_REGION"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			home := env(t, nil)
+			out := filepath.Join(home, "export.json")
+			writeFile(t, out, tc.output)
+			command := "cat " + out
+			if tc.command != "" {
+				command = tc.command
+			}
+			src := aws.New(options(aws.Options{CredentialExport: command, Region: tc.region, CommandTimeout: tc.timeout}))
+			if !src.Persistent() {
+				t.Error("exported credentials should be shared through the store")
+			}
+			start := time.Now()
+			cred, err := src.Fetch(context.Background(), nil)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Fetch = %v, %v; want an error containing %q", cred, err, tc.wantErr)
+				}
+				if !strings.Contains(err.Error(), "aws.credential_export (awsCredentialExport)") && !strings.Contains(err.Error(), "aws.region") {
+					t.Errorf("the error does not name the setting: %v", err)
+				}
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("the error quotes the command's secret output: %v", err)
+				}
+				if time.Since(start) > 10*time.Second {
+					t.Errorf("took %v", time.Since(start))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cred.Kind != resolver.KindAWS || cred.AWS.AccessKeyID != "ASIAEXPORT" || cred.AWS.SecretAccessKey.Reveal() != secret ||
+				cred.AWS.SessionToken.Reveal() != "tok-1234567890abcdef" || cred.AWS.Region != "us-east-1" || !cred.Expiry.Equal(tc.expiry) {
+				t.Fatalf("Fetch = %v (expiry %v), want the exported keys expiring %v", cred, cred.Expiry, tc.expiry)
+			}
+			if tc.expiry.IsZero() && cred.RefreshAt.IsZero() {
+				t.Error("credentials without Expiration are never re-read")
+			}
+		})
+	}
+}
+
+// refreshScript returns an auth-refresh command that counts its runs in
+// count, says something, and (when fixed is not empty) writes that content
+// as the shared credentials file, as `aws sso login` renews ~/.aws.
+func refreshScript(t *testing.T, home, count, fixed string) string {
+	t.Helper()
+	script := filepath.Join(home, "refresh.sh")
+	body := fmt.Sprintf("#!/bin/sh\necho run >> %q\necho 'Successfully logged into Start URL'\n", count)
+	if fixed != "" {
+		src := filepath.Join(home, "fixed-credentials")
+		writeFile(t, src, fixed)
+		body += fmt.Sprintf("cp %q %q\n", src, filepath.Join(home, "credentials"))
+	} else {
+		body += "echo 'the SSO session could not be renewed' >&2\n"
+	}
+	writeFile(t, script, body)
+	return script
+}
+
+func credentialsFile(id testenv.MotoIdentity) string {
+	return fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", id.AccessKeyID, id.SecretAccessKey)
+}
+
+// TestAuthRefresh: awsAuthRefresh runs exactly when STS GetCallerIdentity
+// refuses the credentials, its output is shown, and after it the SDK's
+// configuration is loaded again.
+func TestAuthRefresh(t *testing.T) {
+	m, alice := verifying(t)
+	broken := testenv.MotoIdentity{AccessKeyID: alice.AccessKeyID, SecretAccessKey: "wrong-" + alice.SecretAccessKey}
+
+	t.Run("valid credentials: never run", func(t *testing.T) {
+		home := env(t, m)
+		writeFile(t, filepath.Join(home, "credentials"), credentialsFile(alice))
+		count := filepath.Join(home, "refresh.runs")
+		src := aws.New(options(aws.Options{Region: "us-east-1", AuthRefresh: refreshScript(t, home, count, "")}))
+		cred, err := src.Fetch(context.Background(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := src.Fetch(context.Background(), cred); err != nil {
+			t.Fatal(err)
+		}
+		if n := runs(t, count); n != 0 {
+			t.Fatalf("awsAuthRefresh ran %d times although STS accepted the credentials", n)
+		}
+	})
+
+	t.Run("refused on first obtain: run once, output shown, new files read", func(t *testing.T) {
+		home := env(t, m)
+		writeFile(t, filepath.Join(home, "credentials"), credentialsFile(broken))
+		count := filepath.Join(home, "refresh.runs")
+		var shown bytes.Buffer
+		src := aws.New(options(aws.Options{Region: "us-east-1", AuthRefresh: refreshScript(t, home, count, credentialsFile(alice)), Output: &shown}))
+		cred, err := src.Fetch(context.Background(), nil)
+		if err != nil {
+			t.Fatalf("Fetch: %v", err)
+		}
+		if cred.Meta["arn"] != alice.UserARN || cred.AWS.SecretAccessKey.Reveal() != alice.SecretAccessKey || runs(t, count) != 1 {
+			t.Fatalf("Fetch = %v (arn %q) after %d runs, want alice's keys after one run", cred, cred.Meta["arn"], runs(t, count))
+		}
+		if !strings.Contains(shown.String(), "Successfully logged into Start URL") {
+			t.Errorf("output not shown: %q", shown.String())
+		}
+	})
+
+	t.Run("scheduled refresh does not check; the refused credential does", func(t *testing.T) {
+		home := env(t, m)
+		writeFile(t, filepath.Join(home, "credentials"), credentialsFile(broken))
+		count := filepath.Join(home, "refresh.runs")
+		src := aws.New(options(aws.Options{Region: "us-east-1", AuthRefresh: refreshScript(t, home, count, credentialsFile(alice))}))
+		older := &resolver.Credential{Kind: resolver.KindAWS, Source: aws.Name, AWS: &resolver.AWSKeys{AccessKeyID: "ASIAOLDER", SecretAccessKey: resolver.NewSecret("older")}}
+		cred, err := src.Fetch(context.Background(), older)
+		if err != nil || runs(t, count) != 0 {
+			t.Fatalf("Fetch(prev=older) = %v, %v after %d runs; want the chain's keys unchecked", cred, err, runs(t, count))
+		}
+		// The resolver hands back the credential the API refused.
+		fixed, err := src.Fetch(context.Background(), cred)
+		if err != nil || runs(t, count) != 1 || fixed.Meta["arn"] != alice.UserARN {
+			t.Fatalf("Fetch(prev=refused) = %v, %v after %d runs; want a check, one run, and alice", fixed, err, runs(t, count))
+		}
+	})
+
+	t.Run("still refused: output in the error, cool-down respected", func(t *testing.T) {
+		home := env(t, m)
+		writeFile(t, filepath.Join(home, "credentials"), credentialsFile(broken))
+		count := filepath.Join(home, "refresh.runs")
+		src := aws.New(options(aws.Options{Region: "us-east-1", AuthRefresh: refreshScript(t, home, count, "")}))
+		_, err := src.Fetch(context.Background(), nil)
+		if !errors.Is(err, aws.ErrInvalidCredentials) || !strings.Contains(err.Error(), "awsAuthRefresh") || !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
+			t.Fatalf("Fetch = %v, want ErrInvalidCredentials naming awsAuthRefresh and STS's answer", err)
+		}
+		_, err = src.Fetch(context.Background(), nil)
+		if err == nil || runs(t, count) != 1 || !strings.Contains(err.Error(), "not run again yet") {
+			t.Fatalf("second Fetch = %v after %d runs, want no second run within the cool-down", err, runs(t, count))
+		}
+	})
+
+	t.Run("no command configured: a clear error", func(t *testing.T) {
+		home := env(t, m)
+		writeFile(t, filepath.Join(home, "credentials"), credentialsFile(broken))
+		_, err := aws.New(options(aws.Options{Region: "us-east-1"})).Fetch(context.Background(), nil)
+		if !errors.Is(err, aws.ErrInvalidCredentials) || !strings.Contains(err.Error(), "set aws.auth_refresh") || strings.Contains(err.Error(), alice.SecretAccessKey) {
+			t.Fatalf("Fetch = %v, want ErrInvalidCredentials suggesting aws.auth_refresh", err)
+		}
+	})
+
+	t.Run("a hanging command is stopped at the timeout", func(t *testing.T) {
+		home := env(t, m)
+		writeFile(t, filepath.Join(home, "credentials"), credentialsFile(broken))
+		src := aws.New(options(aws.Options{Region: "us-east-1", AuthRefresh: "sleep 60", CommandTimeout: 300 * time.Millisecond}))
+		start := time.Now()
+		_, err := src.Fetch(context.Background(), nil)
+		if err == nil || !strings.Contains(err.Error(), "aws.auth_refresh") || !strings.Contains(err.Error(), "did not finish within 300ms") {
+			t.Fatalf("Fetch = %v, want a timeout naming aws.auth_refresh", err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("took %v; the command was not stopped", d)
+		}
+	})
+}
+
+// TestRevokedKeyRecovered: end to end through resolver.Transport. The key
+// in use is revoked; Bedrock (moto) refuses the request; the resolver hands
+// the refused credential back; GetCallerIdentity fails; awsAuthRefresh
+// writes new keys; the request is retried once and succeeds.
+func TestRevokedKeyRecovered(t *testing.T) {
+	m, alice := verifying(t)
+	home := env(t, m)
+	ctx := context.Background()
+	bob, err := m.NewUser(ctx, alice, "bob-revoked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(home, "credentials"), credentialsFile(bob))
+	count := filepath.Join(home, "refresh.runs")
+	src := aws.New(options(aws.Options{Region: "us-east-1", AuthRefresh: refreshScript(t, home, count, credentialsFile(alice))}))
+	r := newResolver(t, resolver.Config{Sources: []resolver.Source{src}, Store: cache.NewMemory()})
+	first, err := r.Resolve(ctx)
+	if err != nil || first.Meta["arn"] != bob.UserARN {
+		t.Fatalf("Resolve = %v, %v; want bob", first, err)
+	}
+	if err := m.DeleteAccessKey(ctx, alice, "bob-revoked", bob.AccessKeyID); err != nil {
+		t.Fatal(err)
+	}
+	code, body := invoke(t, r.Transport(testenv.LoopbackHTTPClient().Transport), m.URL, strings.NewReader(modelBody))
+	if code != http.StatusOK || runs(t, count) != 1 {
+		t.Fatalf("InvokeModel = %d %s after %d refresh runs, want 200 after exactly one", code, body, runs(t, count))
+	}
+	now, err := r.Resolve(ctx)
+	if err != nil || now.Meta["arn"] != alice.UserARN {
+		t.Fatalf("Resolve after recovery = %v, %v; want alice", now, err)
+	}
+}

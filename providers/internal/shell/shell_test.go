@@ -1,0 +1,101 @@
+package shell
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestRefresherSharesOneRunAndCoolsDown(t *testing.T) {
+	dir := t.TempDir()
+	count := filepath.Join(dir, "runs")
+	gate := filepath.Join(dir, "gate")
+	// The command waits for the gate file, so every caller arrives while
+	// it runs.
+	line := "echo run >> " + count + "; while [ ! -e " + gate + " ]; do sleep 0.01; done"
+	var mu sync.Mutex
+	now := time.Unix(1_000_000, 0)
+	r := &Refresher{Command: Command{Setting: "x.auth_refresh", Line: line}, Now: func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}}
+	const callers = 8
+	var wg sync.WaitGroup
+	results := make(chan bool, callers)
+	for range callers {
+		wg.Go(func() {
+			ran, err := r.Refresh(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			results <- ran
+		})
+	}
+	// Wait (with a deadline) for the command to start before opening the
+	// gate, then for everyone to return.
+	deadline := time.Now().Add(10 * time.Second)
+	for runs(t, count) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(results)
+	for ran := range results {
+		if !ran {
+			t.Error("a concurrent caller did not share the run")
+		}
+	}
+	if n := runs(t, count); n != 1 {
+		t.Fatalf("%d concurrent callers ran the command %d times, want 1", callers, n)
+	}
+	if ran, _ := r.Refresh(context.Background()); ran || runs(t, count) != 1 {
+		t.Fatalf("ran again within the cool-down")
+	}
+	mu.Lock()
+	now = now.Add(DefaultCooldown)
+	mu.Unlock()
+	if ran, _ := r.Refresh(context.Background()); !ran || runs(t, count) != 2 {
+		t.Fatalf("did not run after the cool-down")
+	}
+}
+
+func TestRunTimeoutKillsTheGroup(t *testing.T) {
+	start := time.Now()
+	_, err := Run(context.Background(), Command{Setting: "x.cmd", Line: "sleep 60 | cat", Timeout: 200 * time.Millisecond}, false, nil)
+	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "x.cmd") {
+		t.Fatalf("Run = %v, want ErrTimeout naming the setting", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v: the pipeline was not killed", d)
+	}
+}
+
+func TestRunKeepsStdoutOutOfErrors(t *testing.T) {
+	out, err := Run(context.Background(), Command{Setting: "x.export", Line: "printf 'SECRET-%s\\n' STDOUT; echo visible >&2; exit 1"}, true, nil)
+	if err == nil || strings.Contains(err.Error(), "SECRET-STDOUT") || !strings.Contains(err.Error(), "visible") {
+		t.Fatalf("Run = %v: want stderr in the error and stdout kept out", err)
+	}
+	if string(out.Stdout) != "SECRET-STDOUT\n" {
+		t.Fatalf("stdout = %q", out.Stdout)
+	}
+}
+
+func runs(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "\n")
+}
