@@ -294,7 +294,12 @@ type DexProxy struct {
 }
 
 func newDexProxy(target *url.URL) *DexProxy {
-	return &DexProxy{rp: httputil.NewSingleHostReverseProxy(target), changed: make(chan struct{}), closed: make(chan struct{})}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	// Dex not listening yet (start-up polling) is an expected 502.
+	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
+		http.Error(w, "dex proxy: "+err.Error(), http.StatusBadGateway)
+	}
+	return &DexProxy{rp: rp, changed: make(chan struct{}), closed: make(chan struct{})}
 }
 
 func (p *DexProxy) close() { p.closeOnce.Do(func() { close(p.closed) }) }
