@@ -6,6 +6,7 @@ import (
 
 	"github.com/credchain/credchain/apikey"
 	"github.com/credchain/credchain/fdsource"
+	"github.com/credchain/credchain/oauthpkce"
 	"github.com/credchain/credchain/resolver"
 )
 
@@ -36,7 +37,17 @@ func (s *Settings) newSource(ctx context.Context, name string, cfg *resolver.Con
 	// implements it (oauth: oauthpkce, issue 3; bedrock: providers/aws and
 	// vertex: providers/gcp, issue 4). Settings: s.OAuth, s.AWS, s.GCP.
 	case SourceOAuth:
-		return notConfigured{name, "no stored login (support for OAuth login is not built in yet)"}, nil
+		o := s.OAuth
+		src, err := oauthpkce.New(oauthpkce.Config{
+			Name: name, Issuer: o.Issuer, AuthorizeURL: o.AuthorizeURL, TokenURL: o.TokenURL,
+			RevocationURL: o.RevocationURL, ClientID: o.ClientID, Scopes: o.Scopes,
+			Redirect: oauthpkce.RedirectMode(o.Redirect), PasteRedirectURI: o.PasteRedirectURI,
+			CallbackPort: o.CallbackPort, AuthParams: o.AuthorizeParams,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		return src, nil
 	case SourceBedrock:
 		return notConfigured{name, s.enabledWhy(v.UseBedrock, s.AWS.Enabled, "aws.enabled") + " (support for Amazon Bedrock is not built in yet)"}, nil
 	case SourceVertex:
