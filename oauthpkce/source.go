@@ -44,6 +44,7 @@ var (
 	_ resolver.Persistent = (*Source)(nil)
 	_ resolver.Revoker    = (*Source)(nil)
 	_ resolver.Describer  = (*Source)(nil)
+	_ resolver.Prober     = (*Source)(nil)
 )
 
 // New checks cfg and returns the source. Nothing is fetched yet; settings
@@ -60,8 +61,25 @@ func New(cfg Config) (*Source, error) {
 // Name implements resolver.Source.
 func (s *Source) Name() string { return s.cfg.Name }
 
-// Persistent implements resolver.Persistent: the login lives in the store.
-func (s *Source) Persistent() bool { return true }
+// Persistent implements resolver.Persistent: the login lives in the
+// store. A source with no oauth settings at all keeps nothing, so a chain
+// that resolves from the environment never opens the keychain for it.
+func (s *Source) Persistent() bool { return s.configured() }
+
+// Probe implements resolver.Prober: the source applies once oauth settings
+// exist (whether a login is stored is known only from the store).
+func (s *Source) Probe() error {
+	if !s.configured() {
+		return resolver.NotConfigured("no OAuth login is configured (set oauth.issuer and oauth.client_id, then run credchain login)")
+	}
+	return nil
+}
+
+// configured reports whether any oauth setting names a provider or client.
+func (s *Source) configured() bool {
+	c := &s.cfg
+	return c.ClientID != "" || c.Issuer != "" || c.TokenURL != "" || c.AuthorizeURL != ""
+}
 
 // Describe implements resolver.Describer.
 func (s *Source) Describe() map[string]string {
