@@ -3,10 +3,14 @@ package config
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/credchain/credchain/apikey"
 	"github.com/credchain/credchain/fdsource"
 	"github.com/credchain/credchain/oauthpkce"
+	"github.com/credchain/credchain/providers/aws"
+	"github.com/credchain/credchain/providers/gcp"
 	"github.com/credchain/credchain/resolver"
 )
 
@@ -33,9 +37,6 @@ func (s *Settings) newSource(ctx context.Context, name string, cfg *resolver.Con
 			Name: name, Command: s.APIKeyHelper, TTL: s.APIKeyHelperTTL, Timeout: s.APIKeyHelperTimeout,
 		}), nil
 
-	// --- Not built in yet: each case below is replaced by the package that
-	// implements it (oauth: oauthpkce, issue 3; bedrock: providers/aws and
-	// vertex: providers/gcp, issue 4). Settings: s.OAuth, s.AWS, s.GCP.
 	case SourceOAuth:
 		o := s.OAuth
 		src, err := oauthpkce.New(oauthpkce.Config{
@@ -49,26 +50,36 @@ func (s *Settings) newSource(ctx context.Context, name string, cfg *resolver.Con
 		}
 		return src, nil
 	case SourceBedrock:
-		return notConfigured{name, s.enabledWhy(v.UseBedrock, s.AWS.Enabled, "aws.enabled") + " (support for Amazon Bedrock is not built in yet)"}, nil
+		if cfg.Signers == nil {
+			cfg.Signers = map[resolver.Kind]resolver.Signer{}
+		}
+		cfg.Signers[resolver.KindAWS] = aws.NewSigner()
+		a := s.AWS
+		return aws.New(aws.Options{
+			Enabled: a.Enabled, Profile: a.Profile, Region: a.Region,
+			RoleARN: a.RoleARN, RoleSessionName: a.RoleSessionName,
+			AuthRefresh: a.AuthRefresh, CredentialExport: a.CredentialExport, CommandTimeout: a.AuthRefreshTimeout,
+			Output: s.commandOutput(), Getenv: s.getenv,
+			EnableVariable: v.UseBedrock, BearerTokenVariable: v.BedrockBearerToken,
+		}), nil
 	case SourceVertex:
-		return notConfigured{name, s.enabledWhy(v.UseVertex, s.GCP.Enabled, "gcp.enabled") + " (support for Google Vertex AI is not built in yet)"}, nil
+		g := s.GCP
+		return gcp.New(gcp.Options{
+			Enabled: g.Enabled, Project: g.Project, Region: g.Region,
+			CredentialsFile: g.CredentialsFile, TokenURL: g.TokenURL, Scopes: g.Scopes,
+			AuthRefresh: g.AuthRefresh, CommandTimeout: g.AuthRefreshTimeout,
+			Output: s.commandOutput(), Getenv: s.getenv, EnableVariable: v.UseVertex,
+		}), nil
 	}
 	return nil, fmt.Errorf("config: unknown source %q", name)
 }
 
-// enabledWhy says whether a cloud source was asked for.
-func (s *Settings) enabledWhy(variable string, enabled bool, key string) string {
-	if b, _ := parseBool(s.getenv(variable)); b || enabled {
-		return fmt.Sprintf("%s or %s is set", variable, key)
+// commandOutput is where a cloud source's refresh command shows its output:
+// the terminal in an interactive session, else nowhere (the output is then
+// put in the error).
+func (s *Settings) commandOutput() io.Writer {
+	if s.interactive {
+		return os.Stderr
 	}
-	return fmt.Sprintf("%s is not set", variable)
-}
-
-// notConfigured is a source that never applies, with the reason.
-type notConfigured struct{ name, why string }
-
-func (n notConfigured) Name() string { return n.name }
-func (n notConfigured) Probe() error { return resolver.NotConfigured("%s", n.why) }
-func (n notConfigured) Fetch(context.Context, *resolver.Credential) (*resolver.Credential, error) {
-	return nil, n.Probe()
+	return nil
 }

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/credchain/credchain/resolver"
+)
+
+// credentialEnv returns the variables (NAME=value) that carry cred to a
+// child of credchain exec, per kind. A kind missing here cannot be passed
+// in the environment.
+func credentialEnv() map[resolver.Kind]func(cred *resolver.Credential) []string {
+	return map[resolver.Kind]func(*resolver.Credential) []string{
+		resolver.KindAPIKey: func(c *resolver.Credential) []string {
+			return []string{"ANTHROPIC_API_KEY=" + c.Token.Reveal()}
+		},
+		resolver.KindBearer: func(c *resolver.Credential) []string {
+			return []string{"ANTHROPIC_AUTH_TOKEN=" + c.Token.Reveal()}
+		},
+		resolver.KindAWS: func(c *resolver.Credential) []string {
+			if c.AWS == nil {
+				return nil
+			}
+			env := []string{"AWS_ACCESS_KEY_ID=" + c.AWS.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + c.AWS.SecretAccessKey.Reveal()}
+			if !c.AWS.SessionToken.IsZero() {
+				env = append(env, "AWS_SESSION_TOKEN="+c.AWS.SessionToken.Reveal())
+			}
+			if c.AWS.Region != "" {
+				env = append(env, "AWS_REGION="+c.AWS.Region)
+			}
+			return env
+		},
+		resolver.KindGoogle: func(c *resolver.Credential) []string {
+			return []string{"GOOGLE_OAUTH_ACCESS_TOKEN=" + c.Token.Reveal(), "CLOUDSDK_AUTH_ACCESS_TOKEN=" + c.Token.Reveal()}
+		},
+	}
+}
+
+// scrubbedVariables are removed from a child's environment whatever the
+// kind, so it sees exactly the one credential credchain resolved: Claude
+// Code's credential variables and descriptor pointers (a child must not try
+// to read a descriptor credchain has already drained).
+func scrubbedVariables() []string {
+	return []string{
+		"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
+		"CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR", "CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR",
+	}
+}
+
+// childEnv is base without the scrubbed variables and without any variable
+// the credential sets, followed by the credential's variables.
+func childEnv(base, scrub []string, cred *resolver.Credential) ([]string, error) {
+	f, ok := credentialEnv()[cred.Kind]
+	if !ok {
+		return nil, fmt.Errorf("exec: a credential of kind %s cannot be passed in the environment", cred.Kind)
+	}
+	add := f(cred)
+	if len(add) == 0 {
+		return nil, fmt.Errorf("exec: the %s credential from %s is empty", cred.Kind, cred.Source)
+	}
+	drop := slices.Clone(scrub)
+	for _, kv := range add {
+		name, _, _ := strings.Cut(kv, "=")
+		drop = append(drop, name)
+	}
+	out := make([]string, 0, len(base)+len(add))
+	for _, kv := range base {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(drop, name) {
+			out = append(out, kv)
+		}
+	}
+	return append(out, add...), nil
+}

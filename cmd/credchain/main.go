@@ -1,0 +1,34 @@
+// The runtime would otherwise keep the cgroup CPU-quota files open from
+// start-up on, as descriptors 3 and 4: then CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR=3
+// given without a descriptor 3 would read the quota ("-1") as the secret
+// instead of failing with "not open".
+
+//go:debug containermaxprocs=0
+
+// Command credchain resolves the credential a model-API client should send
+// now, from an ordered chain of sources sharing one keychain-backed cache,
+// and hands it to shells, CI jobs and other programs:
+//
+//	credchain token                 # the secret alone (usable as Claude Code's apiKeyHelper)
+//	credchain status [--json]       # every source, which one wins, masked secrets
+//	credchain exec -- CMD ARGS...   # CMD with the credential in its environment
+//	credchain logout [--source N]   # remove what credchain stored
+//
+// Exit codes: 0 ok, 1 error, 2 usage (bad flags, arguments or settings),
+// 3 no credential source is configured, 4 a login is required; credchain
+// exec exits with its command's status (128+N when killed by signal N).
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
