@@ -88,6 +88,28 @@ func WaitProcessGroupGone(t testing.TB, pgid int, timeout time.Duration) {
 	}
 }
 
+// WaitProcessesGone polls, up to timeout, until every pid has exited, and
+// fails the test naming the survivors otherwise.
+func WaitProcessesGone(t testing.TB, pids []int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var left []string
+		for _, pid := range pids {
+			if !ProcessGone(pid) {
+				left = append(left, strconv.Itoa(pid)+" "+Cmdline(pid))
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testenv: processes still running after %v: %s", timeout, strings.Join(left, "; "))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // Cmdline returns /proc/<pid>/cmdline with its NUL separators shown as
 // spaces ("" when the process is gone).
 func Cmdline(pid int) string {
