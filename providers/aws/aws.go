@@ -104,6 +104,16 @@ type Options struct {
 	// Now is the clock for expiry checks and the cool-down (time.Now when
 	// nil).
 	Now func() time.Time
+	// Getenv reads the variables this package reads itself (os.Getenv when
+	// nil); the SDK reads its own AWS_* variables from the process.
+	Getenv func(string) string
+	// EnableVariable names the variable that turns the source on
+	// (CLAUDE_CODE_USE_BEDROCK when empty).
+	EnableVariable string
+	// BearerTokenVariable names the variable holding a Bedrock API key sent
+	// as a bearer token instead of signing (AWS_BEARER_TOKEN_BEDROCK when
+	// empty).
+	BearerTokenVariable string
 }
 
 // Source is the "bedrock" credential source. It is safe for concurrent use.
@@ -120,6 +130,15 @@ func New(opts Options) *Source {
 	}
 	if opts.RoleSessionName == "" {
 		opts.RoleSessionName = "credchain"
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.EnableVariable == "" {
+		opts.EnableVariable = EnvUseBedrock
+	}
+	if opts.BearerTokenVariable == "" {
+		opts.BearerTokenVariable = EnvBearerToken
 	}
 	s := &Source{opts: opts}
 	if opts.AuthRefresh != "" {
@@ -139,10 +158,10 @@ func (s *Source) Name() string { return Name }
 // Probe implements resolver.Prober: the source applies when
 // CLAUDE_CODE_USE_BEDROCK is truthy or Options.Enabled is set.
 func (s *Source) Probe() error {
-	if s.opts.Enabled || Truthy(os.Getenv(EnvUseBedrock)) {
+	if s.opts.Enabled || Truthy(s.opts.Getenv(s.opts.EnableVariable)) {
 		return nil
 	}
-	return resolver.NotConfigured("%s is not set", EnvUseBedrock)
+	return resolver.NotConfigured("%s is not set", s.opts.EnableVariable)
 }
 
 // Persistent implements resolver.Persistent. Temporary credentials (an
@@ -150,15 +169,16 @@ func (s *Source) Probe() error {
 // shared store so other processes reuse them instead of calling STS or
 // running the command again. Secrets that come from the environment
 // (AWS_BEARER_TOKEN_BEDROCK, static AWS_ACCESS_KEY_ID keys) are never copied
-// into the store.
+// into the store, and a source that is not turned on keeps nothing (so the
+// keychain is not opened for it).
 func (s *Source) Persistent() bool {
-	if os.Getenv(EnvBearerToken) != "" {
+	if s.Probe() != nil || s.opts.Getenv(s.opts.BearerTokenVariable) != "" {
 		return false
 	}
 	if s.opts.CredentialExport != "" || s.opts.RoleARN != "" {
 		return true
 	}
-	return os.Getenv("AWS_ACCESS_KEY_ID") == ""
+	return s.opts.Getenv("AWS_ACCESS_KEY_ID") == ""
 }
 
 // Describe implements resolver.Describer with the non-secret settings.
@@ -174,8 +194,8 @@ func (s *Source) Describe() map[string]string {
 		m["role_arn"] = s.opts.RoleARN
 	}
 	switch {
-	case os.Getenv(EnvBearerToken) != "":
-		m["auth"] = EnvBearerToken
+	case s.opts.Getenv(s.opts.BearerTokenVariable) != "":
+		m["auth"] = s.opts.BearerTokenVariable
 	case s.opts.CredentialExport != "":
 		m["auth"] = "credential_export"
 	default:
@@ -188,17 +208,17 @@ func (s *Source) region() string {
 	if s.opts.Region != "" {
 		return s.opts.Region
 	}
-	if r := os.Getenv("AWS_REGION"); r != "" {
+	if r := s.opts.Getenv("AWS_REGION"); r != "" {
 		return r
 	}
-	return os.Getenv("AWS_DEFAULT_REGION")
+	return s.opts.Getenv("AWS_DEFAULT_REGION")
 }
 
 func (s *Source) profile() string {
 	if s.opts.Profile != "" {
 		return s.opts.Profile
 	}
-	return os.Getenv("AWS_PROFILE")
+	return s.opts.Getenv("AWS_PROFILE")
 }
 
 // Fetch implements resolver.Source. In order: AWS_BEARER_TOKEN_BEDROCK (a
@@ -209,8 +229,8 @@ func (s *Source) profile() string {
 // still valid — that happens when the API refused it (resolver.Invalidate)
 // — and AuthRefresh runs when that check fails.
 func (s *Source) Fetch(ctx context.Context, prev *resolver.Credential) (*resolver.Credential, error) {
-	if tok := os.Getenv(EnvBearerToken); tok != "" {
-		meta := map[string]string{"auth": EnvBearerToken}
+	if tok := s.opts.Getenv(s.opts.BearerTokenVariable); tok != "" {
+		meta := map[string]string{"auth": s.opts.BearerTokenVariable}
 		if r := s.region(); r != "" {
 			meta["region"] = r
 		}

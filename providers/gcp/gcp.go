@@ -99,6 +99,12 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock for the cool-down (time.Now when nil).
 	Now func() time.Time
+	// Getenv reads the variables this package reads itself (os.Getenv when
+	// nil); the library reads its own variables from the process.
+	Getenv func(string) string
+	// EnableVariable names the variable that turns the source on
+	// (CLAUDE_CODE_USE_VERTEX when empty).
+	EnableVariable string
 }
 
 // Source is the "vertex" credential source. It is safe for concurrent use.
@@ -115,6 +121,12 @@ func New(opts Options) *Source {
 	}
 	if len(opts.Scopes) == 0 {
 		opts.Scopes = []string{DefaultScope}
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if opts.EnableVariable == "" {
+		opts.EnableVariable = EnvUseVertex
 	}
 	s := &Source{opts: opts}
 	if opts.AuthRefresh != "" {
@@ -134,15 +146,17 @@ func (s *Source) Name() string { return Name }
 // Probe implements resolver.Prober: the source applies when
 // CLAUDE_CODE_USE_VERTEX is truthy or Options.Enabled is set.
 func (s *Source) Probe() error {
-	if s.opts.Enabled || truthy(os.Getenv(EnvUseVertex)) {
+	if s.opts.Enabled || truthy(s.opts.Getenv(s.opts.EnableVariable)) {
 		return nil
 	}
-	return resolver.NotConfigured("%s is not set", EnvUseVertex)
+	return resolver.NotConfigured("%s is not set", s.opts.EnableVariable)
 }
 
 // Persistent implements resolver.Persistent: access tokens are kept in the
-// shared store, so other processes reuse them until the refresh window.
-func (s *Source) Persistent() bool { return true }
+// shared store, so other processes reuse them until the refresh window. A
+// source that is not turned on keeps nothing (so the keychain is not opened
+// for it).
+func (s *Source) Persistent() bool { return s.Probe() == nil }
 
 // Describe implements resolver.Describer with the non-secret settings.
 func (s *Source) Describe() map[string]string {
@@ -163,7 +177,7 @@ func (s *Source) region() string {
 	if s.opts.Region != "" {
 		return s.opts.Region
 	}
-	if r := os.Getenv(EnvRegion); r != "" {
+	if r := s.opts.Getenv(EnvRegion); r != "" {
 		return r
 	}
 	return DefaultRegion
@@ -174,7 +188,7 @@ func (s *Source) configuredProject() string {
 		return s.opts.Project
 	}
 	for _, v := range projectVariables {
-		if p := os.Getenv(v); p != "" {
+		if p := s.opts.Getenv(v); p != "" {
 			return p
 		}
 	}
@@ -186,7 +200,7 @@ func (s *Source) credentialsFile() (path, setting string) {
 	if s.opts.CredentialsFile != "" {
 		return s.opts.CredentialsFile, SettingCredentialsFile
 	}
-	if f := os.Getenv("GOOGLE_APPLICATION_CREDENTIALS"); f != "" {
+	if f := s.opts.Getenv("GOOGLE_APPLICATION_CREDENTIALS"); f != "" {
 		return f, "GOOGLE_APPLICATION_CREDENTIALS"
 	}
 	return "", ""
