@@ -46,10 +46,7 @@ func newAPIKeySource(value string) *fdsource.Source {
 // end.
 func rawPipe(t *testing.T, content []byte) int {
 	t.Helper()
-	var p [2]int
-	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
-		t.Fatalf("pipe: %v", err)
-	}
+	p := pipe(t)
 	w := os.NewFile(uintptr(p[1]), "pipe-w")
 	done := make(chan error, 1)
 	go func() {
@@ -64,14 +61,28 @@ func rawPipe(t *testing.T, content []byte) int {
 	return p[0]
 }
 
+// pipe returns a close-on-exec pipe's raw descriptors.
+func pipe(t *testing.T) [2]int {
+	t.Helper()
+	var p [2]int
+	if err := syscall.Pipe(p[:]); err != nil {
+		t.Fatalf("pipe: %v", err)
+	}
+	syscall.CloseOnExec(p[0])
+	syscall.CloseOnExec(p[1])
+	return p
+}
+
 // rawSocket returns one end of a socketpair whose other end has sent
 // content and been closed.
 func rawSocket(t *testing.T, content []byte) int {
 	t.Helper()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatalf("socketpair: %v", err)
 	}
+	syscall.CloseOnExec(fds[0])
+	syscall.CloseOnExec(fds[1])
 	w := os.NewFile(uintptr(fds[1]), "sock-w")
 	done := make(chan error, 1)
 	go func() {
@@ -302,10 +313,7 @@ func TestFailureIsMemoised(t *testing.T) {
 // Fetch gets the secret once the writer is done.
 func TestBlockedReadHonoursContext(t *testing.T) {
 	testenv.Hermetic(t)
-	var p [2]int
-	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
+	p := pipe(t)
 	w := os.NewFile(uintptr(p[1]), "pipe-w")
 	t.Cleanup(func() { _ = w.Close() })
 	src := newAPIKeySource(strconv.Itoa(p[0]))
@@ -481,10 +489,12 @@ func runChild(t *testing.T, kind, variable, value string) childResult {
 		cmd.ExtraFiles = []*os.File{r}
 		parentEnd = w
 	case "socketpair":
-		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
 		cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(fds[0]), "sock-child")}
 		parentEnd = os.NewFile(uintptr(fds[1]), "sock-parent")
 	case "file":
