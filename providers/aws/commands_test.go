@@ -237,3 +237,50 @@ func TestRevokedKeyRecovered(t *testing.T) {
 		t.Fatalf("Resolve after recovery = %v, %v; want alice", now, err)
 	}
 }
+
+// TestAuthRefreshWhenTheChainFails: when the SDK cannot produce credentials
+// at all (an SSO session or credential_process that needs a login),
+// awsAuthRefresh runs once and the chain is asked again.
+func TestAuthRefreshWhenTheChainFails(t *testing.T) {
+	m, alice := verifying(t)
+	home := env(t, m)
+	marker := filepath.Join(home, "logged-in")
+	process := filepath.Join(home, "process.sh")
+	writeFile(t, process, fmt.Sprintf("#!/bin/sh\n[ -e %q ] || { echo 'session expired' >&2; exit 1; }\nprintf '{\"Version\":1,\"AccessKeyId\":\"%s\",\"SecretAccessKey\":\"%s\"}'\n",
+		marker, alice.AccessKeyID, alice.SecretAccessKey))
+	writeFile(t, filepath.Join(home, "config"), fmt.Sprintf("[profile sso-like]\ncredential_process = %s\nregion = us-east-1\n", process))
+	count := filepath.Join(home, "refresh.runs")
+	login := fmt.Sprintf("echo run >> %q; touch %q", count, marker)
+	src := aws.New(options(aws.Options{Profile: "sso-like", AuthRefresh: login}))
+	cred, err := src.Fetch(context.Background(), nil)
+	if err != nil || cred.Meta["arn"] != alice.UserARN || runs(t, count) != 1 {
+		t.Fatalf("Fetch = %v, %v after %d runs; want alice after one awsAuthRefresh run", cred, err, runs(t, count))
+	}
+}
+
+// TestSharedStoreReuse: a second process (another resolver on the same
+// store) adopts the stored temporary credentials instead of running the
+// chain again.
+func TestSharedStoreReuse(t *testing.T) {
+	m, alice := verifying(t)
+	home := env(t, m)
+	process := filepath.Join(home, "process.sh")
+	count := filepath.Join(home, "process.runs")
+	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	writeFile(t, process, fmt.Sprintf("#!/bin/sh\necho run >> %q\nprintf '{\"Version\":1,\"AccessKeyId\":\"%s\",\"SecretAccessKey\":\"%s\",\"Expiration\":\"%s\"}'\n", count, alice.AccessKeyID, alice.SecretAccessKey, exp))
+	writeFile(t, filepath.Join(home, "config"), fmt.Sprintf("[profile proc]\ncredential_process = %s\nregion = us-east-1\n", process))
+	store := cache.NewMemory()
+	ctx := context.Background()
+	var got []*resolver.Credential
+	for range 2 {
+		r := newResolver(t, resolver.Config{Sources: []resolver.Source{aws.New(options(aws.Options{Profile: "proc"}))}, Store: store})
+		cred, err := r.Resolve(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, cred)
+	}
+	if !got[1].SameSecret(got[0]) || runs(t, count) != 1 {
+		t.Fatalf("second process got %v after %d credential_process runs; want the stored credentials and one run", got[1], runs(t, count))
+	}
+}
