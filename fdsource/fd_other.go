@@ -20,3 +20,5 @@ func osName() string {
 	}
 	return runtime.GOOS
 }
+
+func closeOnExec(int) {}

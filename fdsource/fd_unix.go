@@ -60,3 +60,7 @@ func (s *Source) read(fd int) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// closeOnExec keeps an unread descriptor out of child processes. A
+// descriptor that is not open is left for read to report.
+func closeOnExec(fd int) { unix.CloseOnExec(fd) }

@@ -68,8 +68,17 @@ type Source struct {
 // New returns a source named name that reads the descriptor whose number
 // the environment variable variable holds (looked up with getenv, usually
 // os.Getenv) and yields a credential of the given kind.
+//
+// New marks that descriptor close-on-exec (when it is 3 or higher): until
+// it is read it still holds the secret, and a child this process starts
+// meanwhile — an api_key_helper when a higher source wins, the command of
+// `credchain exec` — must not inherit it.
 func New(name, variable string, kind resolver.Kind, getenv func(string) string) *Source {
-	return &Source{name: name, variable: variable, kind: kind, getenv: getenv, done: make(chan struct{})}
+	s := &Source{name: name, variable: variable, kind: kind, getenv: getenv, done: make(chan struct{})}
+	if fd, err := strconv.Atoi(getenv(variable)); err == nil && fd > 2 {
+		closeOnExec(fd)
+	}
+	return s
 }
 
 // Name implements resolver.Source.

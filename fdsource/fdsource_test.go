@@ -275,6 +275,26 @@ func TestNotANumber(t *testing.T) {
 	}
 }
 
+// TestUnreadDescriptorIsCloseOnExec: until the source reads it, the
+// descriptor is kept out of child processes.
+func TestUnreadDescriptorIsCloseOnExec(t *testing.T) {
+	testenv.Hermetic(t)
+	var p [2]int
+	if err := syscall.Pipe(p[:]); err != nil { // inheritable, as a parent passes it
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Close(p[0]); _ = syscall.Close(p[1]) })
+	before, err := unix.FcntlInt(uintptr(p[0]), unix.F_GETFD, 0)
+	if err != nil || before&unix.FD_CLOEXEC != 0 {
+		t.Fatalf("setup: flags %v, %v", before, err)
+	}
+	newAPIKeySource(strconv.Itoa(p[0]))
+	after, err := unix.FcntlInt(uintptr(p[0]), unix.F_GETFD, 0)
+	if err != nil || after&unix.FD_CLOEXEC == 0 {
+		t.Fatalf("after New the descriptor's flags are %v (%v); want FD_CLOEXEC so a child cannot inherit the unread secret", after, err)
+	}
+}
+
 func TestReadOnce(t *testing.T) {
 	testenv.Hermetic(t)
 	fd := rawPipe(t, []byte(testSecret+"\n"))
