@@ -75,7 +75,7 @@ type Config struct {
 	// CallbackPort is the loopback port (0: an ephemeral one).
 	CallbackPort int
 	// AuthParams are extra authorize-request parameters
-	// (oauth.auth_params), e.g. connector_id or login_hint. They cannot
+	// (oauth.authorize_params), e.g. connector_id or login_hint. They cannot
 	// override the PKCE, state, client_id, redirect_uri or scope parameters.
 	AuthParams map[string]string
 	// HTTPClient is used for discovery, token and revocation calls
@@ -130,7 +130,7 @@ func (c *Config) validate() error {
 	}
 	for k := range c.AuthParams {
 		if slices.Contains(reservedParams, k) {
-			errs = append(errs, fmt.Errorf("oauth.auth_params: %q is set by credchain and cannot be overridden", k))
+			errs = append(errs, fmt.Errorf("oauth.authorize_params: %q is set by credchain and cannot be overridden", k))
 		}
 	}
 	for _, s := range c.Scopes {

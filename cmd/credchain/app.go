@@ -205,6 +205,7 @@ func newRootCmd(a *App) *cobra.Command {
 		newStatusCmd(a),
 		newExecCmd(a),
 		newLogoutCmd(a),
+		newLoginCmd(a),
 	)
 	return root
 }

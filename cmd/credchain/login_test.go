@@ -1,0 +1,414 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/testenv"
+	"github.com/credchain/credchain/resolver"
+)
+
+// These tests run `credchain login` and `credchain token` as real processes
+// against a real Dex, with a plaintext store in a shared directory.
+
+// loginEnv is the environment of a credchain child logging in to d: oauth
+// settings, a plaintext store in storeDir, no CI, and $BROWSER set to
+// browser (if not empty).
+func loginEnv(t *testing.T, d *testenv.Dex, storeDir, browser string, extra ...string) []string {
+	t.Helper()
+	home := t.TempDir()
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + home,
+		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"DBUS_SESSION_BUS_ADDRESS=disabled:",
+		"CREDCHAIN_STORE_BACKEND=plaintext",
+		"CREDCHAIN_STORE_DIR=" + storeDir,
+		"CREDCHAIN_OAUTH_ISSUER=" + d.Issuer,
+		"CREDCHAIN_OAUTH_CLIENT_ID=" + d.ClientID,
+		"CREDCHAIN_OAUTH_SCOPES=openid,email offline_access",
+		"CREDCHAIN_OAUTH_REDIRECT=loopback",
+	}
+	if browser != "" {
+		env = append(env, "BROWSER="+browser)
+	}
+	return append(env, extra...)
+}
+
+// browserFIFO writes a $BROWSER script that hands the URL it is given to
+// the test through a FIFO, and returns the script and a function that
+// waits for the URL.
+func browserFIFO(t *testing.T) (script string, nextURL func() string) {
+	t.Helper()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "url.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatalf("mkfifo: %v", err)
+	}
+	script = filepath.Join(dir, "browser.sh")
+	body := "#!/bin/sh\nprintf '%s\\n' \"$1\" > '" + fifo + "'\n"
+	if err := os.WriteFile(script, []byte(body), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return script, func() string {
+		t.Helper()
+		type res struct {
+			url string
+			err error
+		}
+		ch := make(chan res, 1)
+		go func() {
+			// Opening the read end blocks until the script opens the
+			// write end: no polling.
+			f, err := os.OpenFile(fifo, os.O_RDONLY, 0)
+			if err != nil {
+				ch <- res{"", err}
+				return
+			}
+			defer f.Close()
+			line, err := bufio.NewReader(f).ReadString('\n')
+			ch <- res{strings.TrimSpace(line), err}
+		}()
+		select {
+		case r := <-ch:
+			if r.err != nil {
+				t.Fatalf("reading the URL $BROWSER got: %v", r.err)
+			}
+			return r.url
+		case <-time.After(30 * time.Second):
+			// Unblock the goroutine.
+			if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				_ = w.Close()
+			}
+			t.Fatal("credchain login did not run $BROWSER within 30s")
+			return ""
+		}
+	}
+}
+
+// proc is a running credchain child.
+type proc struct {
+	cmd      *exec.Cmd
+	out, err *syncBuf
+	stdin    io.WriteCloser
+	done     chan struct{}
+	code     int
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startCLI(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(testenv.BuildCredchain(t), args...), out: &syncBuf{}, err: &syncBuf{}, done: make(chan struct{})}
+	p.cmd.Env = env
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.err
+	stdin, err := p.cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.stdin = stdin
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		err := p.cmd.Wait()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			p.code = ee.ExitCode()
+		} else if err != nil {
+			p.code = -1
+		}
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		_ = p.stdin.Close()
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+func (p *proc) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.code
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		t.Fatalf("credchain %v did not exit within %v; stderr: %s", p.cmd.Args[1:], timeout, p.err.String())
+		return -1
+	}
+}
+
+// storedRecord reads the oauth record of the plaintext store in dir
+// through the cache package, as credchain does.
+func storedRecord(t *testing.T, dir string) *resolver.Credential {
+	t.Helper()
+	c := findRecord(t, dir)
+	if c == nil {
+		t.Fatalf("no oauth record in the plaintext store %s", dir)
+	}
+	return c
+}
+
+// findRecord returns the stored oauth credential in dir, or nil.
+func findRecord(t *testing.T, dir string) *resolver.Credential {
+	t.Helper()
+	st, err := cache.Open(context.Background(), cache.Options{Backend: "plaintext", Dir: dir})
+	if err != nil {
+		t.Fatalf("opening the store: %v", err)
+	}
+	data, err := st.Get(context.Background(), "oauth")
+	if errors.Is(err, cache.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("store: %v", err)
+	}
+	c, err := resolver.DecodeRecord(data)
+	if err != nil {
+		t.Fatalf("stored record: %v", err)
+	}
+	return c
+}
+
+// jwtExp reads an access token's exp claim (Dex issues JWTs).
+func jwtExp(t *testing.T, tok string) time.Time {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("the access token is not a JWT")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Exp int64 `json:"exp"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return time.Unix(c.Exp, 0)
+}
+
+// cliLogin runs `credchain login` for user with the plain-HTTP browser.
+func cliLogin(t *testing.T, d *testenv.Dex, storeDir string, user testenv.DexUser) *proc {
+	t.Helper()
+	script, nextURL := browserFIFO(t)
+	p := startCLI(t, loginEnv(t, d, storeDir, script), "login", "--timeout", "1m")
+	authURL := nextURL()
+	status, body, err := testenv.DexBrowserLogin(context.Background(), authURL, user)
+	if err != nil || status != http.StatusOK || !strings.Contains(body, "Login complete") {
+		t.Fatalf("browser: %d %v %q; credchain stderr: %s", status, err, body, p.err.String())
+	}
+	if code := p.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("credchain login exited %d; stderr: %s", code, p.err.String())
+	}
+	return p
+}
+
+// TestLoginCommand: `credchain login` opens $BROWSER with an S256 PKCE
+// URL, a plain-HTTP browser logs in at Dex, the login lands in the store,
+// and `credchain token` serves it.
+func TestLoginCommand(t *testing.T) {
+	testenv.Hermetic(t)
+	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	storeDir := t.TempDir()
+	user := d.User(t, "alice")
+	p := cliLogin(t, d, storeDir, user)
+	if out := p.out.String(); !strings.Contains(out, "Logged in as alice@example.com") || !strings.Contains(out, "expires at") {
+		t.Errorf("login output %q", out)
+	}
+	if !strings.Contains(p.err.String(), "/dex/auth?") {
+		t.Errorf("login did not print the URL: %q", p.err.String())
+	}
+	q := d.Proxy.AuthorizeRequests()
+	if len(q) != 1 || q[0].Get("code_challenge_method") != "S256" || q[0].Get("scope") != "openid email offline_access" {
+		t.Fatalf("authorize requests %v", q)
+	}
+	rec := storedRecord(t, storeDir)
+	tok := rec.Token.Reveal()
+	if tok == "" || rec.Refresh.IsZero() || rec.Meta["email"] != user.Email {
+		t.Fatalf("stored record %v meta %v; want token, refresh token and the user", rec, rec.Meta)
+	}
+	for _, out := range []string{p.out.String(), p.err.String()} {
+		if strings.Contains(out, tok) {
+			t.Fatal("login printed the access token")
+		}
+	}
+	res := runBinary(t, loginEnv(t, d, storeDir, ""), nil, "token")
+	if res.code != 0 || strings.TrimSpace(res.out) != tok {
+		t.Fatalf("credchain token: exit %d, stderr %q; want the stored token", res.code, res.err)
+	}
+	if n := len(d.Proxy.TokenCalls("refresh_token")); n != 0 {
+		t.Errorf("refresh calls = %d, want 0", n)
+	}
+}
+
+// TestLoginCommandChromium: the same through a real headless Chromium that
+// fills Dex's form and shows credchain's callback page.
+func TestLoginCommandChromium(t *testing.T) {
+	testenv.Hermetic(t)
+	chromium := testenv.Chromium(t)
+	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	storeDir := t.TempDir()
+	script, nextURL := browserFIFO(t)
+	p := startCLI(t, loginEnv(t, d, storeDir, script), "login")
+	text, err := testenv.ChromiumDexLogin(context.Background(), chromium, t.TempDir(), nextURL(), d.User(t, "bob"))
+	if err != nil || !strings.Contains(text, "Login complete") {
+		t.Fatalf("Chromium: %q, %v; credchain stderr: %s", text, err, p.err.String())
+	}
+	if code := p.wait(t, 30*time.Second); code != 0 || !strings.Contains(p.out.String(), "bob@example.com") {
+		t.Fatalf("credchain login: exit %d, out %q, err %q", code, p.out.String(), p.err.String())
+	}
+	if rec := storedRecord(t, storeDir); rec.Token.IsZero() {
+		t.Fatal("no token stored")
+	}
+}
+
+// TestLoginNonInteractive: with CI set, --non-interactive, or neither a
+// terminal nor $BROWSER, login fails at once and opens no browser.
+func TestLoginNonInteractive(t *testing.T) {
+	testenv.Hermetic(t)
+	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	marker := filepath.Join(t.TempDir(), "opened")
+	browser := filepath.Join(t.TempDir(), "browser.sh")
+	if err := os.WriteFile(browser, []byte("#!/bin/sh\ntouch '"+marker+"'\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		why  string
+	}{
+		{"CI", []string{"BROWSER=" + browser, "CI=true"}, nil, "CI is set"},
+		{"flag", []string{"BROWSER=" + browser}, []string{"--non-interactive"}, "--non-interactive"},
+		{"no terminal, no BROWSER", nil, nil, "no terminal and no $BROWSER"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			env := append(loginEnv(t, d, t.TempDir(), ""), tc.env...)
+			res := runBinary(t, env, nil, append([]string{"login"}, tc.args...)...)
+			if res.code != 1 || !strings.Contains(res.err, "non-interactive") || !strings.Contains(res.err, tc.why) {
+				t.Fatalf("exit %d, stderr %q; want 1 and a message saying %q", res.code, res.err, tc.why)
+			}
+			if el := time.Since(start); el > 10*time.Second {
+				t.Errorf("took %v", el)
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Fatal("a browser was opened")
+			}
+		})
+	}
+	if n := len(d.Proxy.AuthorizeRequests()); n != 0 {
+		t.Errorf("authorize requests = %d, want 0", n)
+	}
+}
+
+// TestLoginCommandTimeout: nobody finishes → exit 1 with the timeout named.
+func TestLoginCommandTimeout(t *testing.T) {
+	testenv.Hermetic(t)
+	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	res := runBinary(t, loginEnv(t, d, t.TempDir(), "true"), nil, "login", "--no-browser", "--timeout", "500ms")
+	if res.code != 1 || !strings.Contains(res.err, "timed out") || !strings.Contains(res.err, "--timeout") {
+		t.Fatalf("exit %d, stderr %q", res.code, res.err)
+	}
+}
+
+// TestLoginCommandPaste: redirect=paste with Dex's out-of-band page; the
+// code is pasted on stdin.
+func TestLoginCommandPaste(t *testing.T) {
+	testenv.Hermetic(t)
+	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	storeDir := t.TempDir()
+	script, nextURL := browserFIFO(t)
+	env := loginEnv(t, d, storeDir, script, "CREDCHAIN_OAUTH_REDIRECT=paste", "CREDCHAIN_OAUTH_PASTE_REDIRECT_URI=urn:ietf:wg:oauth:2.0:oob")
+	p := startCLI(t, env, "login")
+	res, err := testenv.DexPasswordLogin(context.Background(), nextURL(), d.User(t, "carol"))
+	if err != nil || res.OOBCode == "" {
+		t.Fatalf("dex: %v %+v", err, res)
+	}
+	fmt.Fprintf(p.stdin, "%s\n", res.OOBCode)
+	if code := p.wait(t, 30*time.Second); code != 0 || !strings.Contains(p.out.String(), "carol@example.com") {
+		t.Fatalf("exit %d out %q err %q", code, p.out.String(), p.err.String())
+	}
+	if strings.Contains(p.err.String(), res.OOBCode) || strings.Contains(p.out.String(), res.OOBCode) {
+		t.Error("credchain printed the code")
+	}
+}
+
+// TestReusedRefreshTokenExit4: when the stored refresh token has already
+// been used elsewhere, `credchain token` after expiry exits 4 (login
+// required) and the store keeps the rest of the login.
+func TestReusedRefreshTokenExit4(t *testing.T) {
+	testenv.Hermetic(t)
+	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: 2 * time.Second})
+	storeDir := t.TempDir()
+	cliLogin(t, d, storeDir, d.User(t, "dave"))
+	rec := storedRecord(t, storeDir)
+	// Use the stored refresh token behind credchain's back.
+	form := strings.NewReader("grant_type=refresh_token&client_id=" + d.ClientID + "&refresh_token=" + url.QueryEscape(rec.Refresh.Reveal()))
+	resp, err := http.Post(d.Direct+"/dex/token", "application/x-www-form-urlencoded", form)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("refresh behind credchain's back: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	exp := rec.Expiry
+	// Let the access token really expire (Dex's clock is the wall clock;
+	// there is nothing to synchronise with).
+	time.Sleep(time.Until(exp) + 100*time.Millisecond)
+	res := runBinary(t, loginEnv(t, d, storeDir, ""), nil, "token")
+	if res.code != 4 || !strings.Contains(res.err, "login") || res.out != "" {
+		t.Fatalf("credchain token: exit %d stdout %q stderr %q; want exit 4 (login required)", res.code, res.out, res.err)
+	}
+	calls := d.Proxy.TokenCalls("refresh_token")
+	if len(calls) != 1 || calls[0].Error != "invalid_request" {
+		t.Fatalf("refresh calls through the proxy %+v, want one refused with invalid_request", calls)
+	}
+	// The access token has expired too, so the resolver may drop the
+	// whole record; what must not survive is the dead refresh token.
+	if after := findRecord(t, storeDir); after != nil {
+		if !after.Refresh.IsZero() {
+			t.Error("the dead refresh token is still stored")
+		}
+	}
+}
