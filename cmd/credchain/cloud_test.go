@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credchain/credchain/internal/testenv"
+)
+
+// TestBedrockCLI: credchain with source bedrock, its AWS credentials
+// assumed through moto's STS, as `token --format json` and `exec` give them.
+func TestBedrockCLI(t *testing.T) {
+	testenv.Hermetic(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	moto, err := testenv.StartMoto(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(moto.Close)
+	env := cliEnv(t,
+		"CLAUDE_CODE_USE_BEDROCK=1",
+		"AWS_ACCESS_KEY_ID=AKIAEXAMPLEBASEKEY01", "AWS_SECRET_ACCESS_KEY=base-secret-0123456789",
+		"AWS_REGION=eu-west-3", "AWS_ENDPOINT_URL_STS="+moto.URL,
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE="+os.DevNull, "AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,
+		"CREDCHAIN_AWS_ROLE_ARN=arn:aws:iam::123456789012:role/bedrock-cli",
+		"GCE_METADATA_HOST=127.0.0.1:"+strconv.Itoa(testenv.DeadPort(t)),
+	)
+	res := runBinary(t, env, nil, "token", "--format", "json")
+	if res.code != 0 {
+		t.Fatalf("credchain token: exit %d: %s", res.code, res.err)
+	}
+	var tok map[string]any
+	if err := json.Unmarshal([]byte(res.out), &tok); err != nil {
+		t.Fatalf("token output %q: %v", res.out, err)
+	}
+	if tok["source"] != "bedrock" || tok["kind"] != "aws" || !strings.HasPrefix(tok["access_key_id"].(string), "ASIA") ||
+		tok["secret_access_key"] == "" || tok["session_token"] == "" || tok["region"] != "eu-west-3" || tok["expires_at"] == nil {
+		t.Fatalf("token --format json = %v, want assumed-role keys with region and expiry", tok)
+	}
+	res = runBinary(t, env, nil, "exec", "--", "sh", "-c", `echo "$AWS_ACCESS_KEY_ID|${AWS_SESSION_TOKEN:+set}|$AWS_REGION"`)
+	if res.code != 0 || !strings.HasPrefix(res.out, "ASIA") || !strings.HasSuffix(strings.TrimSpace(res.out), "|set|eu-west-3") {
+		t.Fatalf("credchain exec: exit %d, stdout %q, stderr %s", res.code, res.out, res.err)
+	}
+}
+
+// TestVertexCLI: credchain with source vertex, a service-account token
+// from the Google fake, as `token`, `exec` and `status` give it.
+func TestVertexCLI(t *testing.T) {
+	testenv.Hermetic(t)
+	fake := testenv.NewGoogleFake(t)
+	sa := filepath.Join(t.TempDir(), "sa.json")
+	if err := os.WriteFile(sa, fake.ServiceAccountJSON(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := cliEnv(t,
+		"CLAUDE_CODE_USE_VERTEX=1", "GOOGLE_APPLICATION_CREDENTIALS="+sa, "CLOUD_ML_REGION=europe-west4",
+		"GCE_METADATA_HOST=127.0.0.1:"+strconv.Itoa(testenv.DeadPort(t)), "AWS_EC2_METADATA_DISABLED=true",
+	)
+	res := runBinary(t, env, nil, "token")
+	if tok := strings.TrimSpace(res.out); res.code != 0 || !fake.IsIssued(tok, testenv.GrantJWTBearer) {
+		t.Fatalf("credchain token: exit %d, stdout %q, stderr %s", res.code, res.out, res.err)
+	}
+	res = runBinary(t, env, nil, "exec", "--", "sh", "-c", `[ "$GOOGLE_OAUTH_ACCESS_TOKEN" = "$CLOUDSDK_AUTH_ACCESS_TOKEN" ] && echo "${GOOGLE_OAUTH_ACCESS_TOKEN%%-*}"`)
+	if res.code != 0 || strings.TrimSpace(res.out) != "ya29.sa" {
+		t.Fatalf("credchain exec: exit %d, stdout %q, stderr %s", res.code, res.out, res.err)
+	}
+	res = runBinary(t, env, nil, "status", "--json")
+	if res.code != 0 || !strings.Contains(res.out, `"project": "fake-project"`) && !strings.Contains(res.out, `"project":"fake-project"`) ||
+		!strings.Contains(res.out, "europe-west4") {
+		t.Fatalf("credchain status --json: exit %d, stdout %s, stderr %s; want project and region", res.code, res.out, res.err)
+	}
+	fake.Check(t)
+}
