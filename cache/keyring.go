@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/99designs/keyring"
 )
@@ -26,6 +27,18 @@ type keyringBackend struct {
 	kr     keyring.Keyring
 	o      *options
 	thread *osThread // nil: calls run on any thread
+	// writes serialises Set and Delete where concurrent writers of
+	// different keys collide: pass commits every change when the password
+	// store is a git repository, and git allows one commit at a time.
+	writes *sync.Mutex
+}
+
+func (b *keyringBackend) lockWrites() func() {
+	if b.writes == nil {
+		return func() {}
+	}
+	b.writes.Lock()
+	return b.writes.Unlock
 }
 
 func (b *keyringBackend) get(key string) (v []byte, err error) {
@@ -39,6 +52,7 @@ func (b *keyringBackend) get(key string) (v []byte, err error) {
 }
 
 func (b *keyringBackend) set(key string, value []byte) (err error) {
+	defer b.lockWrites()()
 	b.thread.do(func() {
 		err = b.kr.Set(keyring.Item{
 			Key:         b.o.itemName(key),
@@ -51,6 +65,7 @@ func (b *keyringBackend) set(key string, value []byte) (err error) {
 }
 
 func (b *keyringBackend) del(key string) (err error) {
+	defer b.lockWrites()()
 	b.thread.do(func() { err = b.kr.Remove(b.o.itemName(key)) })
 	return err
 }
@@ -127,6 +142,9 @@ func openKeyringBackend(ctx context.Context, o *options, name string) (*store, e
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	be := &keyringBackend{kr: <-opened, o: o, thread: thread}
+	if name == "pass" {
+		be.writes = new(sync.Mutex)
+	}
 	if thread != nil {
 		thread.release(be)
 	}
