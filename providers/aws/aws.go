@@ -22,6 +22,7 @@ import (
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
@@ -321,6 +322,9 @@ func (s *Source) loadConfig(ctx context.Context) (sdkaws.Config, error) {
 		p := s.profile()
 		if p == "" {
 			p = "default"
+		}
+		if _, buildable := s.opts.HTTPClient.(*awshttp.BuildableClient); s.opts.HTTPClient != nil && !buildable && s.opts.Getenv("AWS_CA_BUNDLE") != "" {
+			return cfg, fmt.Errorf("loading the AWS configuration: AWS_CA_BUNDLE is set and the SDK can apply it only to an awshttp.BuildableClient, but Options.HTTPClient is a %T: %w", s.opts.HTTPClient, err)
 		}
 		return cfg, fmt.Errorf("loading the AWS configuration (profile %q from %s or AWS_PROFILE): %w", p, SettingProfile, err)
 	}

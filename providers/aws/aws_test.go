@@ -459,3 +459,31 @@ func waitEvent(t *testing.T, events <-chan resolver.Event, kind resolver.EventKi
 		}
 	}
 }
+
+// TestSTSUnreachable: with no refresh command, a validity check that cannot
+// reach STS (a network that only reaches Bedrock) does not block the
+// credentials; the chain's answer is used.
+func TestSTSUnreachable(t *testing.T) {
+	env(t, nil)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEUNCHECKED")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "unchecked-secret")
+	cred, err := aws.New(options(aws.Options{Region: "us-east-1"})).Fetch(context.Background(), nil)
+	if err != nil || cred.AWS.AccessKeyID != "AKIAEXAMPLEUNCHECKED" || cred.Meta["arn"] != "" {
+		t.Fatalf("Fetch = %v, %v; want the unchecked keys", cred, err)
+	}
+}
+
+// TestCABundleNeedsABuildableClient: the SDK applies AWS_CA_BUNDLE only to
+// its own client type; any other client is a clear error, not a cryptic one.
+func TestCABundleNeedsABuildableClient(t *testing.T) {
+	home := env(t, nil)
+	bundle := filepath.Join(home, "ca.pem")
+	writeFile(t, bundle, "")
+	t.Setenv("AWS_CA_BUNDLE", bundle)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEUNCHECKED")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "unchecked-secret")
+	_, err := aws.New(aws.Options{Region: "us-east-1", HTTPClient: testenv.LoopbackHTTPClient()}).Fetch(context.Background(), nil)
+	if err == nil || !strings.Contains(err.Error(), "AWS_CA_BUNDLE") || !strings.Contains(err.Error(), "BuildableClient") {
+		t.Fatalf("Fetch = %v, want an error explaining AWS_CA_BUNDLE needs a BuildableClient", err)
+	}
+}
