@@ -111,7 +111,7 @@ func TestOpenBadOptions(t *testing.T) {
 
 func TestBackends(t *testing.T) {
 	got := strings.Join(cache.Backends(), ",")
-	if got != "auto,keychain,wincred,secret-service,kwallet,pass,file,keyctl,plaintext,memory" {
+	if got != "auto,keychain,macos-security,wincred,secret-service,kwallet,pass,file,keyctl,plaintext,memory" {
 		t.Fatalf("cache.Backends() = %s", got)
 	}
 }

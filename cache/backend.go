@@ -55,7 +55,7 @@ func newStore(o *options, name string, be backend, serial bool) *store {
 func timeoutFix(name string) string {
 	const choose = "or choose another backend with store.backend (CREDCHAIN_STORE_BACKEND)"
 	switch name {
-	case "keychain":
+	case "keychain", "macos-security":
 		return "is the keychain locked and waiting for a password? unlock it, " + choose
 	case "secret-service", "kwallet":
 		return "is the keyring locked or its D-Bus service hung? unlock it, " + choose

@@ -33,8 +33,10 @@ var ErrNoBackend = errors.New("cache: no usable credential store on this machine
 // Options opens a Store.
 type Options struct {
 	// Backend is one of Backends(): "auto" (the default when empty),
-	// "keychain", "wincred", "secret-service", "kwallet", "pass", "file"
-	// (encrypted), "keyctl", "plaintext" or "memory".
+	// "keychain", "macos-security" (the macOS Keychain through the
+	// security program, for builds without cgo), "wincred",
+	// "secret-service", "kwallet", "pass", "file" (encrypted), "keyctl",
+	// "plaintext" or "memory".
 	Backend string
 	// Dir is the store directory: lock files, and the records of the
 	// "file" and "plaintext" backends. Default: os.UserConfigDir()/credchain
@@ -58,7 +60,9 @@ type Options struct {
 
 // autoOrder is the order "auto" tries backends in, and why:
 //   - the OS keychain (macOS Keychain, Windows Credential Manager) is the
-//     platform's own encrypted, persistent, unlocked-at-login store;
+//     platform's own encrypted, persistent, unlocked-at-login store; on
+//     macOS the native backend needs cgo, and a build without it reaches
+//     the same Keychain through the security program (macos-security);
 //   - on Linux desktops the Secret Service (GNOME Keyring, KeePassXC) and
 //     KWallet are the same thing;
 //   - pass is used only when the user has initialised a password store, a
@@ -70,7 +74,7 @@ type Options struct {
 //     is preferred only to having no store at all.
 //
 // plaintext and memory are never chosen by auto.
-var autoOrder = []string{"keychain", "wincred", "secret-service", "kwallet", "pass", "file", "keyctl"}
+var autoOrder = []string{"keychain", "macos-security", "wincred", "secret-service", "kwallet", "pass", "file", "keyctl"}
 
 // Backends returns every name accepted in Options.Backend: "auto" first,
 // then the backends in the order auto tries them, then "plaintext" and
@@ -191,6 +195,7 @@ type candidate struct {
 func defaultCandidates() []candidate {
 	return []candidate{
 		{"keychain", openKeyringBackend},
+		{"macos-security", openMacSecurity},
 		{"wincred", openKeyringBackend},
 		{"secret-service", openKeyringBackend},
 		{"kwallet", openKeyringBackend},
