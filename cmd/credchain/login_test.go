@@ -209,24 +209,24 @@ func findRecord(t *testing.T, dir string) *resolver.Credential {
 	return c
 }
 
-// jwtExp reads an access token's exp claim (Dex issues JWTs).
-func jwtExp(t *testing.T, tok string) time.Time {
-	t.Helper()
+// jwtExp reads an access token's exp claim (Dex issues JWTs); the
+// signature does not matter here.
+func jwtExp(tok string) (time.Time, error) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
-		t.Fatalf("the access token is not a JWT")
+		return time.Time{}, errors.New("the access token is not a JWT")
 	}
 	b, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		t.Fatal(err)
+		return time.Time{}, err
 	}
 	var c struct {
 		Exp int64 `json:"exp"`
 	}
 	if err := json.Unmarshal(b, &c); err != nil {
-		t.Fatal(err)
+		return time.Time{}, err
 	}
-	return time.Unix(c.Exp, 0)
+	return time.Unix(c.Exp, 0), nil
 }
 
 // cliLogin runs `credchain login` for user with the plain-HTTP browser.
@@ -410,5 +410,86 @@ func TestReusedRefreshTokenExit4(t *testing.T) {
 		if !after.Refresh.IsZero() {
 			t.Error("the dead refresh token is still stored")
 		}
+	}
+}
+
+// TestProcessesRefreshOncePerExpiry: 8 processes keep running `credchain
+// token` on one login (a plaintext store in a shared directory) through
+// several access-token lifetimes with refresh-token rotation on. Every
+// token printed is unexpired; the token endpoint sees exactly one refresh
+// per new token, never the same refresh token twice, and never refuses one.
+func TestProcessesRefreshOncePerExpiry(t *testing.T) {
+	testenv.Hermetic(t)
+	const ttl = 4 * time.Second // credchain sees expires_in = 3s
+	const run = 14 * time.Second
+	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: ttl})
+	storeDir := t.TempDir()
+	cliLogin(t, d, storeDir, d.User(t, "erin"))
+	first := storedRecord(t, storeDir)
+	bin := testenv.BuildCredchain(t)
+	env := loginEnv(t, d, storeDir, "")
+
+	var mu sync.Mutex
+	seen := map[string]bool{first.Token.Reveal(): true}
+	var problems []string
+	runs := 0
+	end := time.Now().Add(run)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				cmd := exec.Command(bin, "token")
+				cmd.Env = env
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				out, err := cmd.Output()
+				now := time.Now()
+				tok := strings.TrimSpace(string(out))
+				mu.Lock()
+				runs++
+				switch exp, perr := jwtExp(tok); {
+				case err != nil:
+					problems = append(problems, fmt.Sprintf("process %d: %v: %s", i, err, stderr.String()))
+				case perr != nil:
+					problems = append(problems, fmt.Sprintf("process %d: %v", i, perr))
+				case !exp.After(now):
+					problems = append(problems, fmt.Sprintf("process %d: printed a token that expired at %v (now %v)", i, exp, now))
+				default:
+					seen[tok] = true
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, p := range problems {
+		t.Error(p)
+	}
+	calls := d.Proxy.TokenCalls("refresh_token")
+	presented := map[string]bool{}
+	for _, c := range calls {
+		if c.Status != http.StatusOK || c.Error != "" {
+			t.Errorf("refresh call refused: %+v", c)
+		}
+		if presented[c.RefreshHash] {
+			t.Errorf("refresh token %s presented twice", c.RefreshHash)
+		}
+		presented[c.RefreshHash] = true
+	}
+	expiries := int(run / (ttl - time.Second))
+	t.Logf("%d credchain token runs, %d refresh calls, %d distinct tokens, at most %d expiries", runs, len(calls), len(seen), expiries+1)
+	if len(calls) != len(seen)-1 {
+		t.Errorf("%d refresh calls for %d new tokens: want exactly one call per new token", len(calls), len(seen)-1)
+	}
+	if len(calls) < 3 || len(calls) > expiries+1 {
+		t.Errorf("%d refresh calls in %v of %v tokens; want one per expiry (3..%d)", len(calls), run, ttl-time.Second, expiries+1)
+	}
+	if runs < 40 {
+		t.Errorf("only %d credchain token runs; the processes did not keep resolving", runs)
+	}
+	if last := storedRecord(t, storeDir); !seen[last.Token.Reveal()] || last.Refresh.IsZero() {
+		t.Error("the store does not hold the newest token with a refresh token")
 	}
 }
