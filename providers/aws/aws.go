@@ -59,6 +59,10 @@ const recheckAfter = time.Hour
 // checkTimeout bounds the STS GetCallerIdentity validity check.
 const checkTimeout = 15 * time.Second
 
+// ErrNoRegion is matched by the error returned when no AWS region is
+// configured; no refresh command can fix that, so none is run.
+var ErrNoRegion = fmt.Errorf("no AWS region is configured: set %s or AWS_REGION (e.g. us-east-1)", SettingRegion)
+
 // ErrInvalidCredentials is matched by the error returned when AWS refuses
 // the credentials the chain produced (STS GetCallerIdentity failed) and no
 // refresh command could fix them.
@@ -159,7 +163,7 @@ func (s *Source) Name() string { return Name }
 // Probe implements resolver.Prober: the source applies when
 // CLAUDE_CODE_USE_BEDROCK is truthy or Options.Enabled is set.
 func (s *Source) Probe() error {
-	if s.opts.Enabled || Truthy(s.opts.Getenv(s.opts.EnableVariable)) {
+	if s.opts.Enabled || truthy(s.opts.Getenv(s.opts.EnableVariable)) {
 		return nil
 	}
 	return resolver.NotConfigured("%s is not set", s.opts.EnableVariable)
@@ -241,7 +245,7 @@ func (s *Source) Fetch(ctx context.Context, prev *resolver.Credential) (*resolve
 		return s.export(ctx)
 	}
 	cred, err := s.fromChain(ctx, prev)
-	if err == nil || s.refresh == nil {
+	if err == nil || s.refresh == nil || errors.Is(err, ErrNoRegion) {
 		return cred, err
 	}
 	ran, rerr := s.refresh.Refresh(ctx)
@@ -281,6 +285,15 @@ func (s *Source) fromChain(ctx context.Context, prev *resolver.Credential) (*res
 	cred := s.credential(cfg, creds)
 	reissued := prev != nil && !prev.ExpiredAt(s.opts.Now()) && prev.SameSecret(cred)
 	if prev != nil && !reissued {
+		// A scheduled refresh from the same provider (a new session of the
+		// same role, say) keeps the identity the last check found.
+		if prev.Meta != nil && prev.Meta["provider"] == cred.Meta["provider"] {
+			for _, k := range []string{"account", "arn"} {
+				if v, ok := prev.Meta[k]; ok && cred.Meta[k] == "" {
+					cred.Meta[k] = v
+				}
+			}
+		}
 		return cred, nil
 	}
 	ident, err := s.callerIdentity(ctx, cfg, creds)
@@ -329,7 +342,7 @@ func (s *Source) loadConfig(ctx context.Context) (sdkaws.Config, error) {
 		return cfg, fmt.Errorf("loading the AWS configuration (profile %q from %s or AWS_PROFILE): %w", p, SettingProfile, err)
 	}
 	if cfg.Region == "" {
-		return cfg, fmt.Errorf("no AWS region is configured: set %s or AWS_REGION (e.g. us-east-1)", SettingRegion)
+		return cfg, ErrNoRegion
 	}
 	if s.opts.RoleARN != "" {
 		client := sts.NewFromConfig(cfg)
@@ -429,7 +442,7 @@ func (s *Source) export(ctx context.Context) (*resolver.Credential, error) {
 	}
 	region := s.region()
 	if region == "" {
-		return nil, fmt.Errorf("no AWS region is configured: set %s or AWS_REGION (e.g. us-east-1)", SettingRegion)
+		return nil, ErrNoRegion
 	}
 	cred := &resolver.Credential{
 		Kind: resolver.KindAWS,
@@ -506,9 +519,9 @@ func jsonProblem(err error) string {
 	return "invalid JSON"
 }
 
-// Truthy reports whether an environment value means "on": 1, true, yes or
+// truthy reports whether an environment value means "on": 1, true, yes or
 // on, in any case.
-func Truthy(v string) bool {
+func truthy(v string) bool {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "1", "true", "yes", "on":
 		return true

@@ -261,12 +261,16 @@ func TestNoCacheUnderOurs(t *testing.T) {
 
 func TestRegionMissing(t *testing.T) {
 	m, id := verifying(t)
-	env(t, m)
+	home := env(t, m)
 	t.Setenv("AWS_ACCESS_KEY_ID", id.AccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", id.SecretAccessKey)
-	_, err := aws.New(options(aws.Options{})).Fetch(context.Background(), nil)
-	if err == nil || !strings.Contains(err.Error(), "aws.region") || !strings.Contains(err.Error(), "AWS_REGION") {
+	count := filepath.Join(home, "refresh.runs")
+	_, err := aws.New(options(aws.Options{AuthRefresh: "echo run >> " + count})).Fetch(context.Background(), nil)
+	if !errors.Is(err, aws.ErrNoRegion) || !strings.Contains(err.Error(), "aws.region") || !strings.Contains(err.Error(), "AWS_REGION") {
 		t.Fatalf("Fetch without a region = %v, want an error naming aws.region and AWS_REGION", err)
+	}
+	if n := runs(t, count); n != 0 {
+		t.Errorf("awsAuthRefresh ran %d times for a missing region, which no login fixes", n)
 	}
 }
 
@@ -425,7 +429,7 @@ func TestProactiveRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if second.SameSecret(first) || !ev.Expiry.Equal(second.Expiry) {
+	if second.SameSecret(first) || !ev.Expiry.Equal(second.Expiry) || second.Meta["arn"] != first.Meta["arn"] || first.Meta["arn"] == "" {
 		t.Fatalf("after the refresh window: %v, want new assumed-role keys (first %v)", second, first)
 	}
 	data, err := store.Get(context.Background(), aws.Name)
