@@ -89,6 +89,12 @@ type HelperOptions struct {
 // The key is never placed in any command's arguments or environment, and
 // error messages carry the end of the command's standard error with the
 // previous and the printed key scrubbed from it.
+//
+// On Unix the command runs in a process group of its own, so a timeout ends
+// everything it started. Its standard input is empty and, being outside the
+// terminal's foreground group, it cannot prompt on the terminal (a read
+// would stop it until the timeout): a helper that needs a person must go
+// through an agent (gpg-agent, a password manager's desktop integration).
 type Helper struct {
 	opts HelperOptions
 }
@@ -169,9 +175,12 @@ func (h *Helper) Fetch(ctx context.Context, prev *resolver.Credential) (*resolve
 				helperSetting, h.opts.Timeout, withStderr(diag()))}
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("apikey: helper: the %s command was stopped: %w", helperSetting, context.Cause(ctx))
-	case runErr != nil && !errors.Is(runErr, exec.ErrWaitDelay):
-		// ErrWaitDelay alone means the shell exited 0 but something it
-		// started kept the output open; what the shell printed is complete.
+	case errors.Is(runErr, exec.ErrWaitDelay):
+		// The shell exited 0 but something it started still held its
+		// output after waitDelay: what the shell printed is complete, and
+		// the stragglers are ended with it.
+		killGroup(cmd)
+	case runErr != nil:
 		var exit *exec.ExitError
 		what := "failed: " + runErr.Error()
 		if errors.As(runErr, &exit) {

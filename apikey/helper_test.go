@@ -381,6 +381,29 @@ func TestHelperTimeout(t *testing.T) {
 	testenv.WaitProcessGroupGone(t, pids[0], 10*time.Second)
 }
 
+// TestHelperStragglerHoldingOutput: the shell prints the key and exits, but
+// a process it left in the background keeps the output pipe open. The key
+// is used after the wait delay (5s), and the straggler is ended.
+func TestHelperStragglerHoldingOutput(t *testing.T) {
+	testenv.Hermetic(t)
+	bg := filepath.Join(t.TempDir(), "bg")
+	h := apikey.NewHelper(apikey.HelperOptions{Command: fmt.Sprintf("sleep 60 & echo $! > %s; echo %s", shellQuote(bg), key(1)), Timeout: 30 * time.Second})
+	start := time.Now()
+	cred, err := h.Fetch(context.Background(), nil)
+	if err != nil || cred.Token.Reveal() != key(1) {
+		t.Fatalf("Fetch = %v, %v; want key 1", cred, err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("Fetch took %v", d)
+	}
+	data, err := os.ReadFile(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	testenv.WaitProcessesGone(t, []int{pid}, 10*time.Second)
+}
+
 func TestHelperNotConfigured(t *testing.T) {
 	testenv.Hermetic(t)
 	for _, c := range []string{"", "   "} {

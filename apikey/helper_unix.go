@@ -20,3 +20,10 @@ func shellCommand(ctx context.Context, command string) (*exec.Cmd, error) {
 	}
 	return cmd, nil
 }
+
+// killGroup ends what is left of the command's process group after the
+// shell has exited but left processes holding its output. They keep the
+// group's id in use, so it cannot have been reused.
+func killGroup(cmd *exec.Cmd) {
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+}

@@ -21,3 +21,6 @@ func shellCommand(ctx context.Context, command string) (*exec.Cmd, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{CmdLine: `cmd.exe /d /s /c "` + command + `"`}
 	return cmd, nil
 }
+
+// killGroup has no process group to end here; the shell itself has exited.
+func killGroup(*exec.Cmd) {}
