@@ -28,6 +28,7 @@ func TestAutoNothingAvailable(t *testing.T) {
 	if err == nil {
 		t.Fatalf("auto opened %q with nothing available", s.Backend())
 	}
+	t.Logf("the error:\n%v", err)
 	if !errors.Is(err, cache.ErrNoBackend) {
 		t.Fatalf("error %v does not match ErrNoBackend", err)
 	}
@@ -73,6 +74,10 @@ func TestAutoOrder(t *testing.T) {
 		!strings.Contains(d["auto_skipped"], "file: no password") || d["keyctl_scope"] != "process" {
 		t.Fatalf("Describe() = %v", d)
 	}
+	if d["auto_tried"] != strings.Join(triedOnLinux, ", ") {
+		t.Errorf("auto_tried = %q", d["auto_tried"])
+	}
+	t.Logf("Describe() = %v", d)
 	roundTrip(t, s, nil)
 
 	t.Setenv(cache.FilePasswordEnv, "pw")
@@ -83,6 +88,9 @@ func TestAutoOrder(t *testing.T) {
 		t.Errorf("auto created the plaintext directory (stat: %v)", err)
 	}
 }
+
+// triedOnLinux is every backend auto considers on Linux up to keyctl.
+var triedOnLinux = []string{"keychain", "macos-security", "wincred", "secret-service", "kwallet", "pass", "file", "keyctl"}
 
 func TestOpenBadOptions(t *testing.T) {
 	testenv.Hermetic(t)

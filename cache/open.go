@@ -227,7 +227,7 @@ func open(ctx context.Context, o *options, cands []candidate) (Store, error) {
 }
 
 func openAuto(ctx context.Context, o *options, cands []candidate) (Store, error) {
-	var tried []string
+	var tried, names []string
 	for _, name := range autoOrder {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("cache: choosing a store backend: %w", err)
@@ -241,20 +241,22 @@ func openAuto(ctx context.Context, o *options, cands []candidate) (Store, error)
 		if c == nil {
 			continue
 		}
+		names = append(names, name)
 		if name == "file" {
 			// The encrypted file only counts as available when a password
 			// is: asking for one is the caller's FilePassword's business.
 			if _, err := o.password(); err != nil {
-				tried = append(tried, name+": "+reason(err))
+				tried = append(tried, name+": "+reason(name, err))
 				continue
 			}
 		}
 		s, err := c.open(ctx, o, c.name)
 		if err != nil {
-			tried = append(tried, name+": "+reason(err))
+			tried = append(tried, name+": "+reason(name, err))
 			continue
 		}
 		s.info["selected"] = "auto"
+		s.info["auto_tried"] = strings.Join(names, ", ")
 		if len(tried) > 0 {
 			s.info["auto_skipped"] = strings.Join(tried, "; ")
 		}
@@ -279,9 +281,10 @@ func (e *noBackendError) Is(target error) bool {
 }
 
 // reason shortens a backend's error to one line for the auto report.
-func reason(err error) string {
+func reason(name string, err error) string {
 	s := err.Error()
 	s = strings.TrimPrefix(s, "cache: ")
+	s = strings.TrimPrefix(s, name+": ")
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}
