@@ -204,8 +204,10 @@ func TestHelperTTL(t *testing.T) {
 	}
 
 	gate := bed.gate(2)
-	clock.Advance(time.Second) // the TTL is over: the refresh timer starts run 2
-	w := bed.openGate(gate)    // run 2 is now running, held at its gate
+	// The TTL is over: run 2 starts in the background (from the refresh
+	// timer, or from the first caller below seeing the key stale) and is
+	// held at its gate, while every caller gets the old key at once.
+	clock.Advance(time.Second)
 	var wg sync.WaitGroup
 	stale := make(chan string, 100)
 	for range 100 {
@@ -221,6 +223,7 @@ func TestHelperTTL(t *testing.T) {
 		}()
 	}
 	wg.Wait() // no caller waits for the re-run
+	w := bed.openGate(gate)
 	close(stale)
 	for got := range stale {
 		if got != key(1) {
@@ -254,6 +257,9 @@ func TestHelperFailedRerunKeepsKey(t *testing.T) {
 	}
 	ev.wait(t, resolver.EventRefreshed)
 	clock.Advance(time.Minute)
+	if got := resolveKey(t, r); got != key(1) {
+		t.Fatalf("at the end of the TTL: %q, want the old key while the helper re-runs", got)
+	}
 	failed := ev.wait(t, resolver.EventRefreshFailed)
 	if !errors.Is(failed.Err, apikey.ErrHelperFailed) {
 		t.Fatalf("refresh failure %v, want ErrHelperFailed", failed.Err)
