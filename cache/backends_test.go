@@ -66,8 +66,14 @@ func roundTrip(t *testing.T, s, other cache.Store) {
 	}
 }
 
+// openT opens a store for a test. The time box is generous (it has its own
+// test, TestTimeBox): gpg under a loaded CI machine must not fail a round
+// trip.
 func openT(t *testing.T, o cache.Options) cache.Store {
 	t.Helper()
+	if o.Timeout == 0 {
+		o.Timeout = 30 * time.Second
+	}
 	s, err := cache.Open(context.Background(), o)
 	if err != nil {
 		t.Fatalf("cache.Open(%+v): %v", o, err)
