@@ -18,6 +18,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -59,10 +60,11 @@ type Source struct {
 	kind     resolver.Kind
 	getenv   func(string) string
 
-	once sync.Once
-	done chan struct{} // closed when cred/err are set
-	cred *resolver.Credential
-	err  error
+	once    sync.Once
+	started atomic.Bool   // the read has begun; the variable no longer matters
+	done    chan struct{} // closed when cred/err are set
+	cred    *resolver.Credential
+	err     error
 }
 
 // New returns a source named name that reads the descriptor whose number
@@ -88,6 +90,9 @@ func (s *Source) Name() string { return s.name }
 // set. A value that is not a descriptor number makes it configured but
 // failing, with ErrNotANumber.
 func (s *Source) Probe() error {
+	if s.started.Load() {
+		return nil
+	}
 	v := s.getenv(s.variable)
 	if v == "" {
 		return resolver.NotConfigured("%s is not set", s.variable)
@@ -111,26 +116,35 @@ func (s *Source) Describe() map[string]string {
 // Fetch implements resolver.Source. The first call reads and closes the
 // descriptor; every later call, also with prev set after the API refused the
 // secret, returns the same credential or the same error: there is nothing
-// newer to read. A read that blocks (a pipe whose writer has not closed it)
+// newer to read. Once the read has begun the variable is not looked at
+// again, so a program may unset it to keep it from its children. A read that blocks (a pipe whose writer has not closed it)
 // holds the caller only as long as ctx allows; the read itself goes on and a
 // later Fetch collects it.
 func (s *Source) Fetch(ctx context.Context, prev *resolver.Credential) (*resolver.Credential, error) {
-	v := s.getenv(s.variable)
-	if v == "" {
-		return nil, resolver.NotConfigured("%s is not set", s.variable)
+	if !s.started.Load() {
+		v := s.getenv(s.variable)
+		if v == "" {
+			return nil, resolver.NotConfigured("%s is not set", s.variable)
+		}
+		s.start(v)
 	}
-	s.once.Do(func() {
-		go func() {
-			s.cred, s.err = s.load(v)
-			close(s.done)
-		}()
-	})
 	select {
 	case <-s.done:
 		return s.cred, s.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// start begins the one read, from the descriptor named by v.
+func (s *Source) start(v string) {
+	s.once.Do(func() {
+		s.started.Store(true)
+		go func() {
+			s.cred, s.err = s.load(v)
+			close(s.done)
+		}()
+	})
 }
 
 // load reads the descriptor named by v and builds the credential.

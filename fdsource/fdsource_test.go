@@ -317,6 +317,27 @@ func TestReadOnce(t *testing.T) {
 	}
 }
 
+// TestVariableUnsetAfterRead: a program may remove the variable from its
+// environment once the secret is read (so its children do not see it); the
+// source stays configured with the secret it read.
+func TestVariableUnsetAfterRead(t *testing.T) {
+	testenv.Hermetic(t)
+	vars := map[string]string{apiKeyVar: strconv.Itoa(rawPipe(t, []byte(testSecret)))}
+	src := fdsource.New("api-key-fd", apiKeyVar, resolver.KindAPIKey, env(vars))
+	first, err := src.Fetch(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(vars, apiKeyVar)
+	if err := src.Probe(); err != nil {
+		t.Fatalf("Probe() after the variable was unset = %v, want configured", err)
+	}
+	again, err := src.Fetch(context.Background(), first)
+	if err != nil || again != first {
+		t.Fatalf("Fetch after the variable was unset = %v, %v; want the memoised credential", again, err)
+	}
+}
+
 func TestFailureIsMemoised(t *testing.T) {
 	testenv.Hermetic(t)
 	fd := rawPipe(t, nil)
