@@ -117,16 +117,23 @@ func (s *Source) Describe() map[string]string {
 // descriptor; every later call, also with prev set after the API refused the
 // secret, returns the same credential or the same error: there is nothing
 // newer to read. Once the read has begun the variable is not looked at
-// again, so a program may unset it to keep it from its children. A read that blocks (a pipe whose writer has not closed it)
-// holds the caller only as long as ctx allows; the read itself goes on and a
-// later Fetch collects it.
-func (s *Source) Fetch(ctx context.Context, prev *resolver.Credential) (*resolver.Credential, error) {
+// again, so a program may unset it to keep it from its children.
+//
+// A read that blocks (a pipe whose writer has not closed it) holds the
+// caller only as long as ctx allows; the read itself goes on and a later
+// Fetch collects it.
+func (s *Source) Fetch(ctx context.Context, _ *resolver.Credential) (*resolver.Credential, error) {
 	if !s.started.Load() {
 		v := s.getenv(s.variable)
 		if v == "" {
 			return nil, resolver.NotConfigured("%s is not set", s.variable)
 		}
 		s.start(v)
+	}
+	select {
+	case <-s.done: // a finished read wins over a cancelled context
+		return s.cred, s.err
+	default:
 	}
 	select {
 	case <-s.done:
