@@ -25,6 +25,10 @@ func tokenFormats() []tokenFormat {
 	return []tokenFormat{
 		textFormat(),
 		jsonFormat(),
+		credentialProcessFormat(),
+		execCredentialFormat(),
+		headerFormat(),
+		envFormat(),
 	}
 }
 

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/credchain/credchain/resolver"
+)
+
+// credentialProcessOutput is the AWS credential_process document (Version 1).
+type credentialProcessOutput struct {
+	Version         int    `json:"Version"`
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string `json:"SecretAccessKey"`
+	SessionToken    string `json:"SessionToken,omitempty"`
+	// Expiration is omitted for keys that do not expire: the SDKs then cache
+	// them for the process's lifetime, which is right for static keys.
+	Expiration string `json:"Expiration,omitempty"`
+}
+
+func credentialProcessFormat() tokenFormat {
+	return tokenFormat{
+		name: "credential-process",
+		help: "AWS credential_process JSON (kind aws only)",
+		write: func(w io.Writer, cred *resolver.Credential, _ formatContext) error {
+			if cred.Kind != resolver.KindAWS || cred.AWS == nil {
+				return fmt.Errorf("token: --format credential-process needs AWS keys, but source %s gives a credential of kind %s; configure source bedrock (aws.* settings) or use --format text", cred.Source, cred.Kind)
+			}
+			v := credentialProcessOutput{
+				Version:         1,
+				AccessKeyID:     cred.AWS.AccessKeyID,
+				SecretAccessKey: cred.AWS.SecretAccessKey.Reveal(),
+				SessionToken:    cred.AWS.SessionToken.Reveal(),
+			}
+			if !cred.Expiry.IsZero() {
+				v.Expiration = cred.Expiry.UTC().Format(time.RFC3339)
+			}
+			enc := json.NewEncoder(w)
+			enc.SetEscapeHTML(false)
+			return enc.Encode(v)
+		},
+	}
+}
