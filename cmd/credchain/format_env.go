@@ -35,7 +35,7 @@ func envFormat() tokenFormat {
 }
 
 // shellQuote quotes s for a POSIX shell: single quotes, with each ' written
-// as '\''.
+// as '\”.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
