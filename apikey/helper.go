@@ -159,6 +159,13 @@ func (h *Helper) Fetch(ctx context.Context, prev *resolver.Credential) (*resolve
 	stderr := &tailBuffer{max: 2 * stderrTail}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	runErr := cmd.Run()
+	if errors.Is(runErr, exec.ErrWaitDelay) && runCtx.Err() == nil {
+		// The shell exited 0 but something it started still held its
+		// output after waitDelay: what the shell printed is complete, and
+		// the stragglers are ended.
+		killGroup(cmd)
+		runErr = nil
+	}
 
 	key := strings.TrimSpace(string(stdout.buf))
 	var scrub []string
@@ -171,15 +178,10 @@ func (h *Helper) Fetch(ctx context.Context, prev *resolver.Credential) (*resolve
 	switch {
 	case errors.Is(context.Cause(runCtx), errTimedOut):
 		return nil, &helperError{sentinel: ErrHelperTimeout, cause: context.DeadlineExceeded,
-			msg: fmt.Sprintf("apikey: helper: the %s command did not finish within %v and was killed with every process it started%s; make it finish sooner or raise api_key_helper_timeout",
+			msg: fmt.Sprintf("apikey: helper: the %s command did not finish within %v and was killed%s; make it finish sooner or raise api_key_helper_timeout",
 				helperSetting, h.opts.Timeout, withStderr(diag()))}
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("apikey: helper: the %s command was stopped: %w", helperSetting, context.Cause(ctx))
-	case errors.Is(runErr, exec.ErrWaitDelay):
-		// The shell exited 0 but something it started still held its
-		// output after waitDelay: what the shell printed is complete, and
-		// the stragglers are ended with it.
-		killGroup(cmd)
 	case runErr != nil:
 		var exit *exec.ExitError
 		what := "failed: " + runErr.Error()

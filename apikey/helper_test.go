@@ -392,22 +392,35 @@ func TestHelperTimeout(t *testing.T) {
 // is used after the wait delay (5s), and the straggler is ended.
 func TestHelperStragglerHoldingOutput(t *testing.T) {
 	testenv.Hermetic(t)
-	bg := filepath.Join(t.TempDir(), "bg")
-	h := apikey.NewHelper(apikey.HelperOptions{Command: fmt.Sprintf("sleep 60 & echo $! > %s; echo %s", shellQuote(bg), key(1)), Timeout: 30 * time.Second})
-	start := time.Now()
-	cred, err := h.Fetch(context.Background(), nil)
-	if err != nil || cred.Token.Reveal() != key(1) {
-		t.Fatalf("Fetch = %v, %v; want key 1", cred, err)
+	for _, tc := range []struct {
+		name, print string
+		wantErr     error
+	}{
+		{"key", "echo " + key(1), nil},
+		{"nothing", "true", apikey.ErrHelperEmpty},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bg := filepath.Join(t.TempDir(), "bg")
+			h := apikey.NewHelper(apikey.HelperOptions{Command: fmt.Sprintf("sleep 60 & echo $! > %s; %s", shellQuote(bg), tc.print), Timeout: 30 * time.Second})
+			start := time.Now()
+			cred, err := h.Fetch(context.Background(), nil)
+			switch {
+			case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
+				t.Fatalf("Fetch = %v, %v; want %v", cred, err, tc.wantErr)
+			case tc.wantErr == nil && (err != nil || cred.Token.Reveal() != key(1)):
+				t.Fatalf("Fetch = %v, %v; want key 1", cred, err)
+			}
+			if d := time.Since(start); d > 20*time.Second {
+				t.Errorf("Fetch took %v", d)
+			}
+			data, err := os.ReadFile(bg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+			testenv.WaitProcessesGone(t, []int{pid}, 10*time.Second)
+		})
 	}
-	if d := time.Since(start); d > 20*time.Second {
-		t.Errorf("Fetch took %v", d)
-	}
-	data, err := os.ReadFile(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-	testenv.WaitProcessesGone(t, []int{pid}, 10*time.Second)
 }
 
 func TestHelperNotConfigured(t *testing.T) {
