@@ -362,7 +362,7 @@ func TestHelperTimeout(t *testing.T) {
 	if !errors.Is(err, apikey.ErrHelperTimeout) {
 		t.Fatalf("Resolve = %v, %v; want ErrHelperTimeout", cred, err)
 	}
-	if elapsed > 4*time.Second {
+	if elapsed > 8*time.Second {
 		t.Errorf("Resolve took %v with a 500ms timeout", elapsed)
 	}
 	msg := err.Error()
