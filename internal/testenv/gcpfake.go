@@ -26,6 +26,8 @@ const (
 	GrantRefreshToken  = "refresh_token"
 	GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
 	GrantMetadata      = "metadata"
+	// GrantImpersonation counts IAM Credentials generateAccessToken calls.
+	GrantImpersonation = "impersonation"
 )
 
 // Google identities the fake issues for.
@@ -148,16 +150,24 @@ func (f *GoogleFake) AuthorizedUserJSON() []byte {
 }
 
 // ExternalAccountJSON is a workload-identity-federation file whose subject
-// token is read from subjectFile and exchanged at the fake.
-func (f *GoogleFake) ExternalAccountJSON(subjectFile string) []byte {
-	b, _ := json.Marshal(map[string]any{
+// token is read from subjectFile and exchanged at the fake; with
+// impersonate, the federated token is then exchanged for the service
+// account's through the IAM Credentials API (also the fake).
+func (f *GoogleFake) ExternalAccountJSON(subjectFile string, impersonate bool) []byte {
+	m := map[string]any{
 		"type": "external_account", "audience": GoogleAudience,
 		"subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
 		"token_url":          f.URL + "/sts",
 		"credential_source":  map[string]string{"file": subjectFile},
-	})
+	}
+	if impersonate {
+		m["service_account_impersonation_url"] = f.URL + impersonationPath
+	}
+	b, _ := json.Marshal(m)
 	return b
 }
+
+const impersonationPath = "/v1/projects/-/serviceAccounts/" + GoogleSAEmail + ":generateAccessToken"
 
 func grantTag(grant string) string {
 	switch grant {
@@ -169,6 +179,8 @@ func grantTag(grant string) string {
 		return "sts"
 	case GrantMetadata:
 		return "gce"
+	case GrantImpersonation:
+		return "impersonated"
 	}
 	return "unknown"
 }
@@ -198,6 +210,8 @@ func (f *GoogleFake) serve(w http.ResponseWriter, r *http.Request) {
 		f.metadata(w, r)
 	case r.URL.Path == "/token" || r.URL.Path == "/sts":
 		f.token(w, r)
+	case r.URL.Path == impersonationPath:
+		f.impersonate(w, r)
 	default:
 		f.problem("unexpected request %s %s", r.Method, r.URL.Path)
 		http.NotFound(w, r)
@@ -279,6 +293,31 @@ func (f *GoogleFake) token(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// impersonate answers IAM Credentials generateAccessToken, called with a
+// federated token this fake issued.
+func (f *GoogleFake) impersonate(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Scope    []string `json:"scope"`
+		Lifetime string   `json:"lifetime"`
+	}
+	bearer := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || r.Method != http.MethodPost ||
+		!f.IsIssued(bearer, GrantTokenExchange) || len(body.Scope) != 1 || body.Scope[0] != googleScopePlatform {
+		f.problem("impersonation: method %s, bearer present %v, body %+v (%v)", r.Method, bearer != "", body, err)
+		http.Error(w, `{"error":{"code":400,"message":"bad request"}}`, http.StatusBadRequest)
+		return
+	}
+	fail, tok, exp := f.take(GrantImpersonation)
+	if fail {
+		http.Error(w, `{"error":{"code":403,"message":"permission denied"}}`, http.StatusForbidden)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{
+		"accessToken": tok, "expireTime": time.Now().Add(time.Duration(exp) * time.Second).UTC().Format(time.RFC3339),
+	})
 }
 
 func writeOAuthError(w http.ResponseWriter, code, desc string) {

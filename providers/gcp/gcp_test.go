@@ -132,10 +132,21 @@ func TestCredentialTypes(t *testing.T) {
 				subject := filepath.Join(home, "subject.txt")
 				writeFile(t, subject, []byte(testenv.GoogleSubjectToken))
 				p := filepath.Join(home, "wif.json")
-				writeFile(t, p, f.ExternalAccountJSON(subject))
+				writeFile(t, p, f.ExternalAccountJSON(subject, false))
 				return gcp.Options{CredentialsFile: p, Project: "wif-project"}
 			},
 			grant: testenv.GrantTokenExchange, wantProject: "wif-project",
+		},
+		{
+			name: "external account impersonating a service account",
+			setup: func(t *testing.T, home string, f *testenv.GoogleFake) gcp.Options {
+				subject := filepath.Join(home, "subject.txt")
+				writeFile(t, subject, []byte(testenv.GoogleSubjectToken))
+				p := filepath.Join(home, "wif.json")
+				writeFile(t, p, f.ExternalAccountJSON(subject, true))
+				return gcp.Options{CredentialsFile: p, Project: "wif-project"}
+			},
+			grant: testenv.GrantImpersonation, wantProject: "wif-project",
 		},
 		{
 			name: "metadata server at GCE_METADATA_HOST",
