@@ -206,6 +206,8 @@ func newRootCmd(a *App) *cobra.Command {
 		newExecCmd(a),
 		newLogoutCmd(a),
 		newLoginCmd(a),
+		newGitCredentialCmd(a),
+		newDockerCredentialCmd(a),
 	)
 	return root
 }
