@@ -64,33 +64,60 @@ func closedFD(t *testing.T) int {
 }
 
 // configurable are the sources of the default chain a unit test can
-// configure, in chain order, each with how to turn it on with a secret.
+// configure, in chain order, each with how to turn it on with a secret and
+// how to recognise its credential.
 type configurable struct {
 	name string
-	set  func(t *testing.T, env mapEnv, secret string)
+	kind resolver.Kind
+	// persistent sources keep records in the store, so the store is opened
+	// when they are configured.
+	persistent bool
+	set        func(t *testing.T, env mapEnv, secret string)
+	// issued reports whether cred is the one set; nil compares the secret.
+	issued func(cred *resolver.Credential) bool
 }
 
-func configurableSources() []configurable {
+// configurableSources are every source of the default chain but oauth (a
+// stored login needs an OpenID provider; oauthpkce's and the CLI's tests
+// cover it): bedrock with a Bedrock API key (a bearer token, no STS call),
+// vertex with a service account whose token endpoint is a local fake.
+func configurableSources(t *testing.T) []configurable {
+	fake := testenv.NewGoogleFake(t)
+	sa := writeFile(t, t.TempDir(), "sa.json", string(fake.ServiceAccountJSON()))
 	return []configurable{
-		{SourceAuthToken, func(_ *testing.T, env mapEnv, s string) { env["ANTHROPIC_AUTH_TOKEN"] = s }},
-		{SourceAPIKey, func(_ *testing.T, env mapEnv, s string) { env["ANTHROPIC_API_KEY"] = s }},
-		{SourceAPIKeyFD, func(t *testing.T, env mapEnv, s string) {
+		{name: SourceBedrock, kind: resolver.KindBearer, set: func(_ *testing.T, env mapEnv, s string) {
+			env["CLAUDE_CODE_USE_BEDROCK"] = "1"
+			env["AWS_BEARER_TOKEN_BEDROCK"] = s
+		}},
+		{name: SourceVertex, kind: resolver.KindGoogle, persistent: true, set: func(_ *testing.T, env mapEnv, _ string) {
+			env["CLAUDE_CODE_USE_VERTEX"] = "true"
+			env["CREDCHAIN_GCP_CREDENTIALS_FILE"] = sa
+			env["CREDCHAIN_GCP_REGION"] = "europe-west4"
+		}, issued: func(c *resolver.Credential) bool { return fake.IsIssued(c.Token.Reveal(), testenv.GrantJWTBearer) }},
+		{name: SourceAuthToken, kind: resolver.KindBearer, set: func(_ *testing.T, env mapEnv, s string) { env["ANTHROPIC_AUTH_TOKEN"] = s }},
+		{name: SourceAPIKey, kind: resolver.KindAPIKey, set: func(_ *testing.T, env mapEnv, s string) { env["ANTHROPIC_API_KEY"] = s }},
+		{name: SourceAPIKeyFD, kind: resolver.KindAPIKey, set: func(t *testing.T, env mapEnv, s string) {
 			env["CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR"] = strconv.Itoa(pipeFD(t, s))
 		}},
-		{SourceAPIKeyHelper, func(_ *testing.T, env mapEnv, s string) { env["CREDCHAIN_API_KEY_HELPER"] = "printf '%s\\n' " + s }},
-		{SourceOAuthToken, func(_ *testing.T, env mapEnv, s string) { env["CLAUDE_CODE_OAUTH_TOKEN"] = s }},
-		{SourceOAuthTokenFD, func(t *testing.T, env mapEnv, s string) {
+		{name: SourceAPIKeyHelper, kind: resolver.KindAPIKey, set: func(_ *testing.T, env mapEnv, s string) {
+			env["CREDCHAIN_API_KEY_HELPER"] = "printf '%s\\n' " + s
+		}},
+		{name: SourceOAuthToken, kind: resolver.KindBearer, set: func(_ *testing.T, env mapEnv, s string) { env["CLAUDE_CODE_OAUTH_TOKEN"] = s }},
+		{name: SourceOAuthTokenFD, kind: resolver.KindBearer, set: func(t *testing.T, env mapEnv, s string) {
 			env["CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR"] = strconv.Itoa(pipeFD(t, s))
 		}},
 	}
 }
 
-func wantKind(source string) resolver.Kind {
-	switch source {
-	case SourceAuthToken, SourceOAuthToken, SourceOAuthTokenFD:
-		return resolver.KindBearer
+// is reports whether cred came from c with the secret c was set with.
+func (c configurable) is(cred *resolver.Credential) bool {
+	if cred.Source != c.name || cred.Kind != c.kind {
+		return false
 	}
-	return resolver.KindAPIKey
+	if c.issued != nil {
+		return c.issued(cred)
+	}
+	return cred.Token.Reveal() == secretFor(c.name)
 }
 
 // secretFor is a distinct secret per source, long enough to be masked.
@@ -122,11 +149,11 @@ func resolveWith(t *testing.T, env mapEnv) (*resolver.Credential, *resolver.Reso
 }
 
 // TestPrecedenceEveryPair sets two sources of the default chain at once,
-// for every pair that can be configured here, and checks that the higher
-// one wins with its own secret and kind.
+// for every pair that can be configured here, in both orders, and checks
+// that the higher one wins with its own credential and kind.
 func TestPrecedenceEveryPair(t *testing.T) {
 	testenv.Hermetic(t)
-	srcs := configurableSources()
+	srcs := configurableSources(t)
 	for i := range srcs {
 		for j := i + 1; j < len(srcs); j++ {
 			hi, lo := srcs[i], srcs[j]
@@ -144,15 +171,15 @@ func TestPrecedenceEveryPair(t *testing.T) {
 					if err != nil {
 						t.Fatalf("Resolve: %v", err)
 					}
-					if cred.Source != hi.name || cred.Token.Reveal() != secretFor(hi.name) || cred.Kind != wantKind(hi.name) {
-						t.Fatalf("got %v (token from %q), want source %s kind %s", cred, cred.Token.Mask(), hi.name, wantKind(hi.name))
+					if !hi.is(cred) {
+						t.Fatalf("got %v, want source %s kind %s with its own credential", cred, hi.name, hi.kind)
 					}
 					if r.Active() != hi.name {
 						t.Errorf("Active = %q", r.Active())
 					}
-					// No source that keeps records precedes the winner, so
-					// the keychain was never opened.
-					if cfg.Store.(*lazyStore).opened() {
+					// Unless a source that keeps records is configured, the
+					// keychain is never opened.
+					if !hi.persistent && !lo.persistent && cfg.Store.(*lazyStore).opened() {
 						t.Error("the store was opened to resolve an environment credential")
 					}
 				})
@@ -165,7 +192,7 @@ func TestPrecedenceEveryPair(t *testing.T) {
 // set, each resolution must pick the highest still set.
 func TestPrecedenceAllAtOnce(t *testing.T) {
 	testenv.Hermetic(t)
-	srcs := configurableSources()
+	srcs := configurableSources(t)
 	for skip := range srcs {
 		t.Run("from_"+srcs[skip].name, func(t *testing.T) {
 			env := mapEnv{}
@@ -176,7 +203,7 @@ func TestPrecedenceAllAtOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cred.Source != srcs[skip].name || cred.Token.Reveal() != secretFor(srcs[skip].name) {
+			if !srcs[skip].is(cred) {
 				t.Errorf("got %v, want %s", cred, srcs[skip].name)
 			}
 		})
@@ -202,6 +229,13 @@ func TestFailingSourceStopsTheChain(t *testing.T) {
 		{"oauth-token-fd empty", func(t *testing.T) mapEnv {
 			return mapEnv{"CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR": strconv.Itoa(pipeFD(t, ""))}
 		}, SourceOAuthTokenFD, "CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR"},
+		{"vertex with a missing credentials file", func(t *testing.T) mapEnv {
+			return mapEnv{"CLAUDE_CODE_USE_VERTEX": "1", "CREDCHAIN_GCP_CREDENTIALS_FILE": t.TempDir() + "/missing.json",
+				"CREDCHAIN_GCP_REGION": "europe-west4", "ANTHROPIC_API_KEY": secretFor("oauth-token")}
+		}, SourceVertex, "missing.json"},
+		{"bedrock without AWS credentials", func(t *testing.T) mapEnv {
+			return mapEnv{"CLAUDE_CODE_USE_BEDROCK": "1", "CREDCHAIN_AWS_REGION": "us-east-1", "ANTHROPIC_API_KEY": secretFor("oauth-token")}
+		}, SourceBedrock, "bedrock"},
 		{"api-key-helper failing", func(t *testing.T) mapEnv {
 			return mapEnv{"CREDCHAIN_API_KEY_HELPER": "echo helper broke >&2; exit 3", "CLAUDE_CODE_OAUTH_TOKEN": secretFor("oauth-token")}
 		}, SourceAPIKeyHelper, "helper broke"},
