@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credchain/credchain/cache"
 	"github.com/credchain/credchain/internal/testenv"
@@ -121,5 +122,41 @@ func TestBackends(t *testing.T) {
 	got := strings.Join(cache.Backends(), ",")
 	if got != "auto,keychain,macos-security,wincred,secret-service,kwallet,pass,file,keyctl,plaintext,memory" {
 		t.Fatalf("cache.Backends() = %s", got)
+	}
+}
+
+// TestOpenDoesNotHang: a keyring that never answers (a locked keychain
+// waiting for a password prompt) costs Open one time box. Chosen
+// explicitly, Open fails with ErrTimeout naming the backend and the fix;
+// under auto the backend is skipped with that reason.
+func TestOpenDoesNotHang(t *testing.T) {
+	testenv.Hermetic(t)
+	t.Setenv("PASSWORD_STORE_DIR", t.TempDir())
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	open := func(opts cache.Options) error {
+		t.Helper()
+		c := make(chan error, 1)
+		go func() {
+			_, err := cache.OpenHanging(context.Background(), opts, release)
+			c <- err
+		}()
+		select {
+		case err := <-c:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("Open hangs on a keyring that does not answer")
+			return nil
+		}
+	}
+	opts := cache.Options{Backend: "keyctl", Dir: t.TempDir(), Timeout: 100 * time.Millisecond, KeyCtlScope: "process"}
+	err := open(opts)
+	if !errors.Is(err, cache.ErrTimeout) || !strings.Contains(err.Error(), `"keyctl"`) || !strings.Contains(err.Error(), "CREDCHAIN_STORE_BACKEND") {
+		t.Fatalf("explicit keyctl that hangs: %v; want ErrTimeout naming keyctl and the fix", err)
+	}
+	opts.Backend = "auto"
+	err = open(opts)
+	if !errors.Is(err, cache.ErrNoBackend) || !strings.Contains(err.Error(), "keyctl: did not answer within 100ms") {
+		t.Fatalf("auto with only a hanging keyctl: %v; want ErrNoBackend listing the timeout", err)
 	}
 }

@@ -3,6 +3,8 @@ package cache
 import (
 	"context"
 	"errors"
+
+	"github.com/99designs/keyring"
 )
 
 // ItemName is the keyring item name of key for a store on dir (default
@@ -32,4 +34,19 @@ func OpenBroken(ctx context.Context, opts Options, name, reason string) (Store, 
 		}
 	}
 	return open(ctx, o, cands)
+}
+
+// OpenHanging opens like Open, except that the keyring behind every
+// 99designs backend (keyctl, on Linux, is the one registered without a bus)
+// blocks on every call until release is closed, like a locked keychain
+// waiting for a password prompt.
+func OpenHanging(ctx context.Context, opts Options, release chan struct{}) (Store, error) {
+	o, err := resolveOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	o.openKeyring = func(keyring.Config) (keyring.Keyring, error) {
+		return &hangingKeyring{release: release}, nil
+	}
+	return open(ctx, o, defaultCandidates())
 }

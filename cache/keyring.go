@@ -115,7 +115,7 @@ func openKeyringBackend(ctx context.Context, o *options, name string) (*store, e
 	_, err := timeBox(ctx, o.Timeout, nil, func() (_ []byte, err error) {
 		thread.do(func() {
 			var kr keyring.Keyring
-			if kr, err = keyring.Open(cfg); err != nil {
+			if kr, err = o.openKeyring(cfg); err != nil {
 				return
 			}
 			if name == "secret-service" {
@@ -134,7 +134,7 @@ func openKeyringBackend(ctx context.Context, o *options, name string) (*store, e
 	})
 	switch {
 	case errors.Is(err, ErrTimeout):
-		return nil, fmt.Errorf("%s did not answer within %v (%s): %w", name, o.Timeout, timeoutFix(name), ErrTimeout)
+		return nil, fmt.Errorf("did not answer within %v (%s): %w", o.Timeout, timeoutFix(name), ErrTimeout)
 	case err != nil:
 		if thread != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			thread.stop() // its last call has returned

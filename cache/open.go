@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/99designs/keyring"
 )
 
 // DefaultTimeout is the time box of one backend call when Options.Timeout
@@ -90,10 +92,12 @@ type options struct {
 	Options
 	dirHash  string
 	password func() (string, error) // cached FilePassword
+	// openKeyring is keyring.Open; tests put a keyring that hangs here.
+	openKeyring func(keyring.Config) (keyring.Keyring, error)
 }
 
 func resolveOptions(o Options) (*options, error) {
-	r := &options{Options: o}
+	r := &options{Options: o, openKeyring: keyring.Open}
 	r.Backend = strings.TrimSpace(r.Backend)
 	if r.Backend == "" {
 		r.Backend = "auto"
