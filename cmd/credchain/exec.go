@@ -13,6 +13,7 @@ import (
 )
 
 func newExecCmd(a *App) *cobra.Command {
+	var serve bool
 	cmd := &cobra.Command{
 		Use:   "exec [--] COMMAND [ARG...]",
 		Short: "Run a command with the credential in its environment",
@@ -27,7 +28,13 @@ command sees exactly one credential.
 Standard input, output and error are the command's. SIGINT, SIGTERM and
 SIGHUP sent to credchain are passed on to it. credchain exits with the
 command's exit status, 128+N if it was killed by signal N, 127 if it was not
-found.`,
+found.
+
+With --serve (kind aws only) no keys are put in the environment: credchain
+serves them on a loopback AWS container-credentials endpoint
+(AWS_CONTAINER_CREDENTIALS_FULL_URI, with a random
+AWS_CONTAINER_AUTHORIZATION_TOKEN for this run) and keeps refreshing them,
+so an AWS SDK in a long-running command gets new keys without a restart.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageErrorf("exec needs a command to run: credchain exec -- COMMAND [ARG...]")
@@ -35,27 +42,37 @@ found.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runExec(cmd.Context(), a, cmd, args)
+			return runExec(cmd.Context(), a, cmd, args, serve)
 		},
 	}
 	// Flags after COMMAND are the command's.
 	cmd.Flags().SetInterspersed(false)
+	cmd.Flags().BoolVar(&serve, "serve", false, "kind aws: serve refreshed keys on a loopback container-credentials endpoint instead of exporting them")
 	return cmd
 }
 
-func runExec(ctx context.Context, a *App, cmd *cobra.Command, args []string) error {
-	r, s, err := a.Resolver(ctx, cmd)
-	if err != nil {
-		return err
-	}
-	cred, err := r.Resolve(ctx)
-	_ = r.Close() // nothing is refreshed while the command runs
-	if err != nil {
-		return err
-	}
-	env, err := childEnv(a.Environ(), append(scrubbedVariables(), s.CredentialVariables()...), cred)
-	if err != nil {
-		return err
+func runExec(ctx context.Context, a *App, cmd *cobra.Command, args []string, serve bool) error {
+	var env []string
+	if serve {
+		srv, senv, err := startCredentialServer(ctx, a, cmd)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		env = senv
+	} else {
+		r, s, err := a.Resolver(ctx, cmd)
+		if err != nil {
+			return err
+		}
+		cred, err := r.Resolve(ctx)
+		_ = r.Close() // nothing is refreshed while the command runs
+		if err != nil {
+			return err
+		}
+		if env, err = childEnv(a.Environ(), append(scrubbedVariables(), s.CredentialVariables()...), cred); err != nil {
+			return err
+		}
 	}
 	path, err := exec.LookPath(args[0])
 	if err != nil {
