@@ -51,6 +51,10 @@ type LoadOptions struct {
 	Interactive bool
 	// Prompt reads a secret from the terminal; used only when Interactive.
 	Prompt func(prompt string) (string, error)
+	// Output is where commands a source runs for the user (a cloud
+	// provider's refresh command) show their output when Interactive;
+	// os.Stderr when nil.
+	Output io.Writer
 }
 
 // BindFlag makes flag (already defined in fs) the command-line layer of the
@@ -99,7 +103,10 @@ func Load(opts LoadOptions) (*Settings, error) {
 	getenv, lookup := envFuncs(opts)
 	defaults := defaultSettings()
 	s := defaultSettings()
-	s.getenv, s.interactive, s.prompt = getenv, opts.Interactive, opts.Prompt
+	s.getenv, s.interactive, s.prompt, s.output = getenv, opts.Interactive, opts.Prompt, opts.Output
+	if s.output == nil {
+		s.output = os.Stderr
+	}
 	s.origins = map[string]string{}
 	defs := keyDefs()
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"io"
 	"time"
 
 	"github.com/credchain/credchain/cache"
@@ -64,6 +65,7 @@ type Settings struct {
 	getenv      func(string) string
 	interactive bool
 	prompt      func(prompt string) (string, error)
+	output      io.Writer
 }
 
 // RefreshSettings is section refresh.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/credchain/credchain/apikey"
 	"github.com/credchain/credchain/fdsource"
@@ -79,7 +78,7 @@ func (s *Settings) newSource(ctx context.Context, name string, cfg *resolver.Con
 // put in the error).
 func (s *Settings) commandOutput() io.Writer {
 	if s.interactive {
-		return os.Stderr
+		return s.output
 	}
 	return nil
 }

@@ -107,6 +107,7 @@ func (a *App) Settings(cmd *cobra.Command) (*config.Settings, error) {
 		LookupEnv:   a.LookupEnv,
 		Interactive: a.Interactive(),
 		Prompt:      a.Prompt,
+		Output:      a.Err,
 	})
 }
 
