@@ -48,6 +48,16 @@ func TestBedrockCLI(t *testing.T) {
 	if res.code != 0 || !strings.HasPrefix(res.out, "ASIA") || !strings.HasSuffix(strings.TrimSpace(res.out), "|set|eu-west-3") {
 		t.Fatalf("credchain exec: exit %d, stdout %q, stderr %s", res.code, res.out, res.err)
 	}
+	// A real AWS client takes the assumed-role session from credchain
+	// exec's environment: moto's STS recognises the session it issued.
+	aws := testenv.RequireCommand(t, "aws", "the AWS CLI comes with the machine image's Python")
+	if root := os.Getenv("PYENV_ROOT"); root != "" {
+		env = append(env, "PYENV_ROOT="+root) // the image's aws is a pyenv shim
+	}
+	res = runBinary(t, env, nil, "exec", "--", aws, "sts", "get-caller-identity", "--endpoint-url", moto.URL, "--output", "json")
+	if res.code != 0 || !strings.Contains(res.out, `"Arn": "arn:aws:sts::123456789012:assumed-role/bedrock-cli/credchain"`) {
+		t.Fatalf("credchain exec -- aws sts get-caller-identity: exit %d, stdout %s, stderr %s", res.code, res.out, res.err)
+	}
 }
 
 // TestVertexCLI: credchain with source vertex, a service-account token

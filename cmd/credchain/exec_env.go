@@ -28,7 +28,9 @@ func credentialEnv() map[resolver.Kind]func(cred *resolver.Credential) []string 
 				env = append(env, "AWS_SESSION_TOKEN="+c.AWS.SessionToken.Reveal())
 			}
 			if c.AWS.Region != "" {
-				env = append(env, "AWS_REGION="+c.AWS.Region)
+				// Both, as aws-vault does: botocore (the v1 CLI, boto3)
+				// reads only AWS_DEFAULT_REGION.
+				env = append(env, "AWS_REGION="+c.AWS.Region, "AWS_DEFAULT_REGION="+c.AWS.Region)
 			}
 			return env
 		},
