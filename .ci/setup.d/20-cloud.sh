@@ -13,3 +13,11 @@ if ! MOTO_PYTHON=$(python3 -c 'import moto, sys; print(sys.executable)' 2>/dev/n
 fi
 "$MOTO_PYTHON" -c 'import moto.server, flask; import moto; print("moto", moto.__version__, "at", moto.__file__)'
 export MOTO_PYTHON
+
+# The AWS CLI (pip awscli from the same image Python) is the real client
+# cmd/credchain's TestBedrockCLI runs under `credchain exec`.
+if ! command -v aws >/dev/null; then
+	echo "20-cloud.sh: the aws CLI is missing; it ships with the machine image's Python (pip awscli)." >&2
+	exit 1
+fi
+aws --version
