@@ -82,7 +82,10 @@ func writeStatus(w io.Writer, st resolver.Status, s *config.Settings) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nstore: %s%s\n", st.Store.Backend, infoString(st.Store.Info))
+	fmt.Fprintf(w, "\nstore: %s\n", st.Store.Backend)
+	for _, k := range slices.Sorted(maps.Keys(st.Store.Info)) {
+		fmt.Fprintf(w, "  %s: %s\n", k, st.Store.Info[k])
+	}
 	if f := s.File(); f != "" {
 		fmt.Fprintf(w, "settings: %s\n", f)
 	} else {
@@ -142,20 +145,4 @@ func details(s resolver.SourceStatus) string {
 	}
 	// One line per source, whatever a source's error message contains.
 	return strings.Join(strings.Fields(strings.Join(parts, "; ")), " ")
-}
-
-func infoString(m map[string]string) string {
-	if len(m) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString(" (")
-	for i, k := range slices.Sorted(maps.Keys(m)) {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(k + "=" + m[k])
-	}
-	b.WriteString(")")
-	return b.String()
 }
