@@ -242,7 +242,8 @@ func TestHelperTTL(t *testing.T) {
 
 // TestHelperFailedRerunKeepsKey: a re-run that fails leaves the last good
 // key in use; the failure (with the helper's stderr, scrubbed) is visible in
-// events and status; the retry after the backoff gets the next key.
+// events and status; the key is kept for another TTL, after which the next
+// use re-runs the helper and gets the next key.
 func TestHelperFailedRerunKeepsKey(t *testing.T) {
 	testenv.Hermetic(t)
 	bed := newHelperBed(t)
@@ -280,7 +281,17 @@ func TestHelperFailedRerunKeepsKey(t *testing.T) {
 	if len(st.Sources) != 1 || !strings.Contains(st.Sources[0].LastError, "token service down") || st.Sources[0].NextRetry == nil {
 		t.Errorf("status does not show the failed re-run and the next retry: %+v", st.Sources)
 	}
-	clock.Advance(2 * time.Second) // past the first backoff (1s ± 20%)
+	// As in Claude Code, the last good key is kept for another TTL instead of
+	// re-running a failing helper at every backoff step; the next use after
+	// that TTL re-runs it.
+	clock.Advance(time.Minute - time.Second)
+	if n := bed.runs(); n != 2 {
+		t.Fatalf("the helper re-ran %d times within the extended TTL", n-2)
+	}
+	clock.Advance(time.Second)
+	if got := resolveKey(t, r); got != key(1) {
+		t.Fatalf("at the end of the extended TTL: %q, want the old key while the helper re-runs", got)
+	}
 	ev.wait(t, resolver.EventRefreshed)
 	if got := resolveKey(t, r); got != key(3) {
 		t.Fatalf("after the retry: %q, want %q", got, key(3))

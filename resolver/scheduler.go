@@ -207,7 +207,18 @@ func (e *entry) run(c *fetchCall) {
 			e.lastErr = err
 		}
 		s := e.snap.Load()
-		if usable(s, now) && !notConfigured && !loginRequired {
+		switch {
+		case usable(s, now) && !notConfigured && !loginRequired && s.cred.Expiry.IsZero() && !s.cred.RefreshAt.IsZero():
+			// A key that does not expire: keep it for another TTL rather than
+			// re-running a failing helper at every backoff step.
+			bumped := *s.cred
+			bumped.IssuedAt = now
+			bumped.RefreshAt = now.Add(max(s.cred.RefreshAt.Sub(s.cred.IssuedAt), e.r.cfg.RetryMin))
+			e.installLocked(&bumped, now)
+			e.refreshing.Store(false)
+			e.nextRetry = bumped.RefreshAt
+			events = append(events, Event{Kind: EventRefreshFailed, Source: e.name, Err: err, Attempt: e.failures, NextRetry: e.nextRetry})
+		case usable(s, now) && !notConfigured && !loginRequired:
 			delay := e.backoff(err)
 			if !s.cred.Expiry.IsZero() {
 				delay = min(delay, s.cred.Expiry.Sub(now))
@@ -215,7 +226,7 @@ func (e *entry) run(c *fetchCall) {
 			e.nextRetry = now.Add(delay)
 			e.armLocked(delay, e.retry)
 			events = append(events, Event{Kind: EventRefreshFailed, Source: e.name, Err: err, Attempt: e.failures, NextRetry: e.nextRetry, Expiry: s.cred.Expiry})
-		} else {
+		default:
 			e.failErr = err
 			e.failUntil = now.Add(e.r.cfg.ErrorTTL)
 			e.refreshing.Store(false)
@@ -334,7 +345,11 @@ func (e *entry) transition(cred *Credential, st state) {
 		e.snap.Store(&next)
 	}
 	e.mu.Unlock()
-	if moved && st == stateStale {
+	// Refresh proactively only what expires. A key that merely has a TTL (an
+	// API-key helper's) is re-run when it is next used, as Claude Code does,
+	// so an idle program does not run (and perhaps prompt through) a helper
+	// every TTL.
+	if moved && st == stateStale && !cred.Expiry.IsZero() {
 		e.kick()
 	}
 }
