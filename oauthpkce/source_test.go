@@ -1,0 +1,331 @@
+package oauthpkce_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/testenv"
+	"github.com/credchain/credchain/oauthpkce"
+	"github.com/credchain/credchain/resolver"
+)
+
+// storedLogin is a credential as Login would have stored it.
+func storedLogin(tokenURL string) *resolver.Credential {
+	return &resolver.Credential{
+		Kind: resolver.KindBearer, Token: resolver.NewSecret("at-old"), Refresh: resolver.NewSecret("rt-old-SECRET"),
+		Expiry: time.Now().Add(time.Minute), Source: oauthpkce.Name,
+		Meta: map[string]string{oauthpkce.MetaTokenURL: tokenURL, oauthpkce.MetaClientID: "cli", oauthpkce.MetaEmail: "a@example.com"},
+	}
+}
+
+// TestFetchOutcomes drives the refresh against token endpoints on
+// 127.0.0.1 answering in every way that matters, and checks how each is
+// reported to the resolver.
+func TestFetchOutcomes(t *testing.T) {
+	testenv.Hermetic(t)
+	type want struct {
+		loginRequired, temporary bool
+		retryAfter               time.Duration
+		text                     string
+	}
+	for _, tc := range []struct {
+		name   string
+		status int
+		header map[string]string
+		body   string
+		want   *want // nil: success
+	}{
+		{name: "rotates", status: 200, body: `{"access_token":"at-new","token_type":"bearer","expires_in":59,"refresh_token":"rt-new"}`},
+		{name: "keeps the refresh token when none comes back", status: 200, body: `{"access_token":"at-new","token_type":"Bearer","expires_in":59}`},
+		{name: "invalid_grant", status: 400, body: `{"error":"invalid_grant","error_description":"expired"}`, want: &want{loginRequired: true, text: "HTTP 400 invalid_grant: expired; the refresh token was refused, run credchain login"}},
+		{name: "invalid_request (Dex's reuse answer)", status: 400, body: `{"error":"invalid_request","error_description":"Refresh token is invalid or has already been claimed by another client."}`, want: &want{loginRequired: true, text: "invalid_request"}},
+		{name: "invalid_client is not a login problem", status: 401, body: `{"error":"invalid_client"}`, want: &want{text: "HTTP 401 invalid_client"}},
+		{name: "500", status: 500, body: `oops`, want: &want{temporary: true, text: "HTTP 500"}},
+		{name: "429 with Retry-After", status: 429, header: map[string]string{"Retry-After": "17"}, body: `{"error":"slow_down"}`, want: &want{temporary: true, retryAfter: 17 * time.Second, text: "retry after 17s"}},
+		{name: "garbage with 200", status: 200, header: map[string]string{"Content-Type": "text/html"}, body: `<html>login page</html>`, want: &want{text: "not a valid token response"}},
+		{name: "no access token", status: 200, body: `{"token_type":"bearer"}`, want: &want{text: "token endpoint"}},
+		{name: "not a bearer token", status: 200, body: `{"access_token":"x","token_type":"mac","expires_in":60}`, want: &want{text: `token_type is "MAC"`}},
+		{name: "already expired", status: 200, body: `{"access_token":"x","token_type":"bearer","expires_in":-10}`, want: &want{text: "already expired"}},
+		{name: "error echoing the refresh token", status: 400, body: `{"error":"invalid_grant","error_description":"rt-old-SECRET is bad"}`, want: &want{loginRequired: true, text: "[redacted] is bad"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var form url.Values
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_ = r.ParseForm()
+				form = r.PostForm
+				for k, v := range tc.header {
+					w.Header().Set(k, v)
+				}
+				if w.Header().Get("Content-Type") == "" {
+					w.Header().Set("Content-Type", "application/json")
+				}
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			src, err := oauthpkce.New(oauthpkce.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			prev := storedLogin(srv.URL + "/token")
+			cred, err := src.Fetch(context.Background(), prev)
+			if form.Get("grant_type") != "refresh_token" || form.Get("refresh_token") != "rt-old-SECRET" || form.Get("client_id") != "cli" {
+				t.Errorf("request form %v: want a refresh_token grant with the stored refresh token and client id", form)
+			}
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Fetch: %v", err)
+				}
+				wantRT := "rt-new"
+				if !strings.Contains(tc.body, "refresh_token") {
+					wantRT = "rt-old-SECRET"
+				}
+				if cred.Token.Reveal() != "at-new" || cred.Refresh.Reveal() != wantRT || cred.Kind != resolver.KindBearer {
+					t.Errorf("credential %v, want token at-new and refresh token %s", cred, wantRT)
+				}
+				if cred.Meta[oauthpkce.MetaEmail] != "a@example.com" || cred.Meta[oauthpkce.MetaTokenURL] != srv.URL+"/token" {
+					t.Errorf("meta %v: the login's facts must carry over", cred.Meta)
+				}
+				if left := time.Until(cred.Expiry); left < 50*time.Second || left > time.Minute {
+					t.Errorf("expiry in %v", left)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Fetch succeeded with %v", cred)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.want.text) || !strings.Contains(msg, srv.URL+"/token") {
+				t.Errorf("error %q: want it to name the token endpoint and say %q", msg, tc.want.text)
+			}
+			if strings.Contains(msg, "rt-old-SECRET") {
+				t.Errorf("error leaks the refresh token: %s", msg)
+			}
+			if got := errors.Is(err, resolver.ErrLoginRequired); got != tc.want.loginRequired {
+				t.Errorf("login required = %v, want %v (%v)", got, tc.want.loginRequired, err)
+			}
+			var te *oauthpkce.TokenError
+			if !errors.As(err, &te) || te.Temporary != tc.want.temporary {
+				t.Errorf("TokenError temporary = %v, want %v", te != nil && te.Temporary, tc.want.temporary)
+			}
+			var ra resolver.RetryAfter
+			if errors.As(err, &ra); ra == nil || ra.RetryAfter() != tc.want.retryAfter {
+				t.Errorf("RetryAfter = %v, want %v", ra, tc.want.retryAfter)
+			}
+		})
+	}
+}
+
+// TestFetchWithoutUsableLogin covers what the resolver may hand Fetch.
+func TestFetchWithoutUsableLogin(t *testing.T) {
+	testenv.Hermetic(t)
+	src, err := oauthpkce.New(oauthpkce.Config{ClientID: "cli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = src.Fetch(context.Background(), nil)
+	if !errors.Is(err, resolver.ErrNotConfigured) || !strings.Contains(err.Error(), "credchain login") {
+		t.Errorf("no login: %v, want not configured naming credchain login", err)
+	}
+	noRefresh := storedLogin("http://127.0.0.1:9/token")
+	noRefresh.Refresh = resolver.Secret{}
+	_, err = src.Fetch(context.Background(), noRefresh)
+	if !errors.Is(err, resolver.ErrLoginRequired) {
+		t.Errorf("no refresh token: %v, want login required", err)
+	}
+	// Connection refused: temporary, and it names the endpoint.
+	dead := "http://127.0.0.1:" + strconv.Itoa(testenv.DeadPort(t)) + "/token"
+	_, err = src.Fetch(context.Background(), storedLogin(dead))
+	var te *oauthpkce.TokenError
+	if !errors.As(err, &te) || !te.Temporary || errors.Is(err, resolver.ErrLoginRequired) || !strings.Contains(err.Error(), dead) {
+		t.Errorf("connection refused: %v, want a temporary TokenError naming %s", err, dead)
+	}
+	// A stored endpoint that is not loopback must be https.
+	_, err = src.Fetch(context.Background(), storedLogin("http://example.com/token"))
+	if err == nil || !strings.Contains(err.Error(), "use https") {
+		t.Errorf("plain-http remote endpoint: %v", err)
+	}
+	// No client id anywhere.
+	bare, _ := oauthpkce.New(oauthpkce.Config{})
+	nc := storedLogin(dead)
+	delete(nc.Meta, oauthpkce.MetaClientID)
+	if _, err := bare.Fetch(context.Background(), nc); err == nil || !strings.Contains(err.Error(), "oauth.client_id") {
+		t.Errorf("no client id: %v", err)
+	}
+}
+
+// TestSettingsErrors: bad or missing settings name the key and the fix.
+func TestSettingsErrors(t *testing.T) {
+	testenv.Hermetic(t)
+	for _, tc := range []struct {
+		cfg  oauthpkce.Config
+		want string
+	}{
+		{oauthpkce.Config{Redirect: "popup"}, "oauth.redirect"},
+		{oauthpkce.Config{Issuer: "ftp://x"}, "oauth.issuer"},
+		{oauthpkce.Config{TokenURL: "http://auth.example.com/token"}, "use https"},
+		{oauthpkce.Config{CallbackPort: 70000}, "oauth.callback_port"},
+		{oauthpkce.Config{AuthParams: map[string]string{"code_challenge_method": "plain"}}, "cannot be overridden"},
+		{oauthpkce.Config{Scopes: []string{"a b"}}, "oauth.scopes"},
+		{oauthpkce.Config{PasteRedirectURI: "nope"}, "oauth.paste_redirect_uri"},
+	} {
+		if _, err := oauthpkce.New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%+v): %v, want an error naming %q", tc.cfg, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		cfg  oauthpkce.Config
+		want string
+	}{
+		{oauthpkce.Config{Issuer: "https://idp.example.com"}, "oauth.client_id"},
+		{oauthpkce.Config{ClientID: "cli"}, "oauth.issuer"},
+		{oauthpkce.Config{ClientID: "cli", TokenURL: "https://idp.example.com/token"}, "oauth.authorize_url"},
+		{oauthpkce.Config{ClientID: "cli", Redirect: oauthpkce.RedirectPaste, AuthorizeURL: "https://idp.example.com/a", TokenURL: "https://idp.example.com/t"}, "oauth.paste_redirect_uri"},
+	} {
+		src, err := oauthpkce.New(tc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = src.Login(context.Background(), oauthpkce.LoginOptions{Paste: strings.NewReader("")})
+		if !errors.Is(err, oauthpkce.ErrMissingSettings) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Login with %+v: %v, want ErrMissingSettings naming %q", tc.cfg, err, tc.want)
+		}
+	}
+	if src, _ := oauthpkce.New(oauthpkce.Config{}); src.Probe() == nil || src.Persistent() {
+		t.Error("a source with no settings must not apply nor keep records")
+	}
+}
+
+// TestDiscoveryErrors: a wrong issuer, or a provider without S256, is
+// refused before any browser opens.
+func TestDiscoveryErrors(t *testing.T) {
+	testenv.Hermetic(t)
+	var doc string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, doc)
+	}))
+	defer srv.Close()
+	for _, tc := range []struct{ doc, want string }{
+		{`{"issuer":"https://other.example.com","authorization_endpoint":"` + srv.URL + `/a","token_endpoint":"` + srv.URL + `/t"}`, "not the configured oauth.issuer"},
+		{`{"issuer":"` + srv.URL + `","authorization_endpoint":"` + srv.URL + `/a","token_endpoint":"` + srv.URL + `/t","code_challenge_methods_supported":["plain"]}`, "does not support PKCE with S256"},
+		{`not json`, "not an OpenID provider configuration"},
+		{`{"issuer":"` + srv.URL + `","token_endpoint":"` + srv.URL + `/t"}`, "authorization_endpoint"},
+	} {
+		doc = tc.doc
+		src, _ := oauthpkce.New(oauthpkce.Config{Issuer: srv.URL, ClientID: "cli"})
+		opened := false
+		_, err := src.Login(context.Background(), oauthpkce.LoginOptions{OpenBrowser: func(context.Context, string) error { opened = true; return nil }})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || opened {
+			t.Errorf("discovery %s: %v (browser opened: %v), want %q", tc.doc, err, opened, tc.want)
+		}
+	}
+}
+
+// TestLogoutRevokes: logout through the resolver posts the refresh token to
+// the provider's RFC 7009 endpoint, then removes the record.
+func TestLogoutRevokes(t *testing.T) {
+	testenv.Hermetic(t)
+	var mu sync.Mutex
+	var revoked []url.Values
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		mu.Lock()
+		revoked = append(revoked, r.PostForm)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	src, _ := oauthpkce.New(oauthpkce.Config{ClientID: "cli", RevocationURL: srv.URL + "/revoke"})
+	st := cache.NewMemory()
+	r := newResolver(t, src, st, nil, nil)
+	if err := r.Store(context.Background(), storedLogin(srv.URL+"/token")); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := r.Logout(context.Background())
+	if err != nil || len(removed) != 1 {
+		t.Fatalf("Logout: %v %v", removed, err)
+	}
+	if len(revoked) != 1 || revoked[0].Get("token") != "rt-old-SECRET" || revoked[0].Get("token_type_hint") != "refresh_token" || revoked[0].Get("client_id") != "cli" {
+		t.Errorf("revocation requests %v", revoked)
+	}
+	if _, err := st.Get(context.Background(), oauthpkce.Name); !errors.Is(err, cache.ErrNotFound) {
+		t.Errorf("record still stored: %v", err)
+	}
+}
+
+// TestTransport401SharesOneRefresh: an API on 127.0.0.1 that accepts only
+// tokens Dex accepts, and has just revoked the current one, answers 401;
+// concurrent requests through resolver.Transport recover with one refresh
+// at Dex and are retried.
+func TestTransport401SharesOneRefresh(t *testing.T) {
+	testenv.Hermetic(t)
+	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	src := newSource(t, d, nil)
+	cred := login(t, src, d.User(t, "judy"))
+	var mu sync.Mutex
+	refused := map[string]bool{cred.Token.Reveal(): true}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		mu.Lock()
+		bad := refused[tok]
+		mu.Unlock()
+		req, _ := http.NewRequest(http.MethodGet, d.Direct+"/dex/userinfo", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		if bad || err != nil || resp.StatusCode != http.StatusOK {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer api.Close()
+	st := cache.NewMemory()
+	r := newResolver(t, src, st, nil, nil)
+	if err := r.Store(context.Background(), cred); err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: r.Transport(nil)}
+	const n = 10
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Get(api.URL)
+			if err != nil {
+				errs <- err
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				errs <- fmt.Errorf("HTTP %d after the retry", resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if calls := d.Proxy.TokenCalls("refresh_token"); len(calls) != 1 {
+		t.Errorf("refresh calls = %d, want 1 shared by %d refused requests", len(calls), n)
+	}
+	if got := storedCred(t, st); got.SameSecret(cred) {
+		t.Error("the store still holds the refused token")
+	}
+}
