@@ -455,3 +455,23 @@ func TestInteractive(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenNeverOpensTheStore: with only environment sources configured, an
+// unusable store (no D-Bus for the Secret Service) does not matter to
+// token; status reports it unavailable, with the reason.
+func TestTokenNeverOpensTheStore(t *testing.T) {
+	testenv.Hermetic(t)
+	env := map[string]string{"CREDCHAIN_STORE_BACKEND": "secret-service", "DBUS_SESSION_BUS_ADDRESS": "disabled:", "ANTHROPIC_API_KEY": key40}
+	r := runCLI(t, env, nil, "token")
+	if r.code != 0 || r.out != key40+"\n" || r.err != "" {
+		t.Fatalf("token: %+v", r)
+	}
+	r = runCLI(t, env, nil, "status", "--json")
+	var st statusJSON
+	if err := json.Unmarshal([]byte(r.out), &st); err != nil {
+		t.Fatal(err)
+	}
+	if r.code != 0 || st.Store.Backend != "secret-service (unavailable)" || st.Store.Info["error"] == "" {
+		t.Errorf("status: %+v", st.Store)
+	}
+}
