@@ -15,8 +15,8 @@ type credentialProcessOutput struct {
 	AccessKeyID     string `json:"AccessKeyId"`
 	SecretAccessKey string `json:"SecretAccessKey"`
 	SessionToken    string `json:"SessionToken,omitempty"`
-	// Expiration is omitted for keys that do not expire: the SDKs then cache
-	// them for the process's lifetime, which is right for static keys.
+	// Expiration is when the SDK runs credchain again (renewAt); omitted
+	// when credchain never re-checks the keys, so the SDK keeps them.
 	Expiration string `json:"Expiration,omitempty"`
 }
 
@@ -34,8 +34,8 @@ func credentialProcessFormat() tokenFormat {
 				SecretAccessKey: cred.AWS.SecretAccessKey.Reveal(),
 				SessionToken:    cred.AWS.SessionToken.Reveal(),
 			}
-			if !cred.Expiry.IsZero() {
-				v.Expiration = cred.Expiry.UTC().Format(time.RFC3339)
+			if t := renewAt(cred); !t.IsZero() {
+				v.Expiration = t.UTC().Format(time.RFC3339)
 			}
 			enc := json.NewEncoder(w)
 			enc.SetEscapeHTML(false)

@@ -34,8 +34,8 @@ func envFormat() tokenFormat {
 	}
 }
 
-// shellQuote quotes s for a POSIX shell: single quotes, with each ' written
-// as '\”.
+// shellQuote quotes s for a POSIX shell: inside single quotes nothing is
+// special, and a single quote itself is closed, escaped and reopened.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -61,12 +61,22 @@ func execCredentialFormat() tokenFormat {
 				return err
 			}
 			st := &execCredentialStatus{Token: cred.Token.Reveal()}
-			if !cred.Expiry.IsZero() {
-				st.ExpirationTimestamp = cred.Expiry.UTC().Format(time.RFC3339)
+			if t := renewAt(cred); !t.IsZero() {
+				st.ExpirationTimestamp = t.UTC().Format(time.RFC3339)
 			}
 			enc := json.NewEncoder(w)
 			enc.SetEscapeHTML(false)
 			return enc.Encode(execCredential{APIVersion: version, Kind: "ExecCredential", Status: st})
 		},
 	}
+}
+
+// renewAt is when a client that caches the credential (kubectl, an AWS
+// SDK, git) should ask credchain again: its expiry, else the time credchain
+// itself would re-check it (an API-key helper's TTL), else zero (never).
+func renewAt(cred *resolver.Credential) time.Time {
+	if !cred.Expiry.IsZero() {
+		return cred.Expiry
+	}
+	return cred.RefreshAt
 }

@@ -144,8 +144,8 @@ func runGitCredential(ctx context.Context, a *App, cmd *cobra.Command, op string
 	var b strings.Builder
 	b.WriteString("username=" + username + "\n")
 	b.WriteString("password=" + cred.Token.Reveal() + "\n")
-	if !cred.Expiry.IsZero() {
-		b.WriteString("password_expiry_utc=" + strconv.FormatInt(cred.Expiry.Unix(), 10) + "\n")
+	if t := renewAt(cred); !t.IsZero() {
+		b.WriteString("password_expiry_utc=" + strconv.FormatInt(t.Unix(), 10) + "\n")
 	}
 	_, err = io.WriteString(a.Out, b.String())
 	return err

@@ -183,11 +183,8 @@ func (cs *credentialServer) ServeHTTP(w http.ResponseWriter, req *http.Request) 
 	// The SDK caches the keys until Expiration (less its window); for keys
 	// credchain re-checks without an expiry (RefreshAt), that is when the
 	// child should ask again.
-	switch {
-	case !cred.Expiry.IsZero():
-		doc.Expiration = cred.Expiry.UTC().Format(time.RFC3339)
-	case !cred.RefreshAt.IsZero():
-		doc.Expiration = cred.RefreshAt.UTC().Format(time.RFC3339)
+	if t := renewAt(cred); !t.IsZero() {
+		doc.Expiration = t.UTC().Format(time.RFC3339)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
