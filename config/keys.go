@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -103,7 +104,7 @@ var varNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func checkVariable(v any) (string, []string) {
 	if !varNameRE.MatchString(v.(string)) {
-		return fmt.Sprintf("%q is not an environment variable name (letters, digits and _, not starting with a digit)", v), nil
+		return fmt.Sprintf("%s is not an environment variable name (letters, digits and _, not starting with a digit)", quoteValue(v.(string))), nil
 	}
 	return "", nil
 }
@@ -130,7 +131,7 @@ func checkRedirectURI(v any) (string, []string) {
 func checkOneOf(allowed ...string) func(v any) (string, []string) {
 	return func(v any) (string, []string) {
 		if !slices.Contains(allowed, v.(string)) {
-			return fmt.Sprintf("%q is not allowed", v), allowed
+			return fmt.Sprintf("%s is not allowed", quoteValue(v.(string))), allowed
 		}
 		return "", nil
 	}
@@ -139,7 +140,7 @@ func checkOneOf(allowed ...string) func(v any) (string, []string) {
 func checkBackend(v any) (string, []string) {
 	allowed := cache.Backends()
 	if !slices.Contains(allowed, v.(string)) {
-		return fmt.Sprintf("unknown store backend %q", v), allowed
+		return fmt.Sprintf("unknown store backend %s", quoteValue(v.(string))), allowed
 	}
 	return "", nil
 }
@@ -316,6 +317,16 @@ func assign(p any, v any) {
 	default:
 		panic(fmt.Sprintf("config: unsupported field type %T", p))
 	}
+}
+
+// quoteValue shows a bad value in an error message. A long value is shown
+// only by its length and last 4 characters: it may be a secret written into
+// the wrong setting, and an error must never carry a secret.
+func quoteValue(s string) string {
+	if len(s) < 16 {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("a %d-character value ending in %q", len(s), s[len(s)-4:])
 }
 
 // formatValue renders a value the way it would be written in a file.

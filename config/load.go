@@ -401,7 +401,7 @@ func checkChain(origin string, chain []string) []error {
 	for i, name := range chain {
 		key := fmt.Sprintf("chain[%d]", i)
 		if !slices.Contains(DefaultChain(), name) {
-			errs = append(errs, &Error{Origin: origin, Key: key, Msg: fmt.Sprintf("unknown source %q", name), Allowed: DefaultChain()})
+			errs = append(errs, &Error{Origin: origin, Key: key, Msg: fmt.Sprintf("unknown source %s", quoteValue(name)), Allowed: DefaultChain()})
 			continue
 		}
 		if j, dup := seen[name]; dup {
@@ -424,7 +424,7 @@ func describe(v any) string {
 	case int, int64, float64, json.Number:
 		return fmt.Sprintf("the number %v", v)
 	case string:
-		return fmt.Sprintf("the string %q", v)
+		return "the string " + quoteValue(v)
 	case []any, []string:
 		return "a list"
 	case map[string]any, map[string]string:
@@ -471,10 +471,10 @@ func convert(t valueType, v any) (any, error) {
 		case string:
 			d, err := time.ParseDuration(strings.TrimSpace(v))
 			if err != nil {
-				return nil, fmt.Errorf("invalid duration %q: write a number with a unit, e.g. 90s, 5m, 1h", v)
+				return nil, fmt.Errorf("invalid duration %s: write a number with a unit, e.g. 90s, 5m, 1h", quoteValue(v))
 			}
 			if d < 0 {
-				return nil, fmt.Errorf("duration %q must not be negative", v)
+				return nil, fmt.Errorf("duration %s must not be negative", quoteValue(v))
 			}
 			return d, nil
 		}
@@ -555,7 +555,7 @@ func convert(t valueType, v any) (any, error) {
 			for _, pair := range splitList(v) {
 				k, val, ok := strings.Cut(pair, "=")
 				if !ok || k == "" {
-					return nil, fmt.Errorf("%q is not a name=value pair", pair)
+					return nil, fmt.Errorf("%s is not a name=value pair", quoteValue(pair))
 				}
 				out[k] = val
 			}

@@ -421,3 +421,21 @@ func TestKeysAreDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsCarryNoSecret: a secret pasted into the wrong setting is not
+// echoed back in full.
+func TestErrorsCarryNoSecret(t *testing.T) {
+	testenv.Hermetic(t)
+	const secret = "sk-ant-api03-abcdefghijklmnopqrstuvwxWXYZ"
+	for _, key := range []string{"CREDCHAIN_VARIABLES_API_KEY", "CREDCHAIN_REFRESH_WINDOW", "CREDCHAIN_CHAIN", "CREDCHAIN_STORE_BACKEND",
+		"CREDCHAIN_OAUTH_CALLBACK_PORT", "CREDCHAIN_OAUTH_AUTHORIZE_PARAMS", "CREDCHAIN_AWS_ENABLED"} {
+		_, err := load(t, mapEnv{key: secret}, "", nil)
+		if err == nil {
+			t.Errorf("%s: no error", key)
+			continue
+		}
+		if strings.Contains(err.Error(), secret[:20]) || !strings.Contains(err.Error(), `ending in "WXYZ"`) {
+			t.Errorf("%s: %v", key, err)
+		}
+	}
+}
