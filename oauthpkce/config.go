@@ -38,6 +38,10 @@ const (
 // them) answer with a page that shows the code.
 const OOBRedirectURI = "urn:ietf:wg:oauth:2.0:oob"
 
+// DefaultScopes are requested from an OpenID provider (Config.Issuer set)
+// when Config.Scopes is empty.
+const DefaultScopes = "openid email offline_access"
+
 // DefaultLoginTimeout bounds how long Login waits for the person.
 const DefaultLoginTimeout = 5 * time.Minute
 
@@ -65,7 +69,8 @@ type Config struct {
 	// client secret.
 	ClientID string
 	// Scopes requested at login (oauth.scopes). Include "offline_access"
-	// where the provider needs it to issue a refresh token.
+	// where the provider needs it to issue a refresh token. With an Issuer
+	// and no scopes, DefaultScopes are requested.
 	Scopes []string
 	// Redirect is the redirect mode (RedirectAuto when empty).
 	Redirect RedirectMode

@@ -112,11 +112,16 @@ func (s *Source) Login(ctx context.Context, opts LoginOptions) (*resolver.Creden
 		redirectURI = s.cfg.PasteRedirectURI
 	}
 
+	scopes := s.cfg.Scopes
+	if len(scopes) == 0 && s.cfg.Issuer != "" {
+		// An OpenID provider issues a refresh token only for offline_access.
+		scopes = SplitScopes(DefaultScopes)
+	}
 	conf := &oauth2.Config{
 		ClientID:    s.cfg.ClientID,
 		Endpoint:    oauth2.Endpoint{AuthURL: ep.Authorize, TokenURL: ep.Token, AuthStyle: oauth2.AuthStyleInParams},
 		RedirectURL: redirectURI,
-		Scopes:      s.cfg.Scopes,
+		Scopes:      scopes,
 	}
 	authOpts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
 	for _, k := range slices.Sorted(maps.Keys(s.cfg.AuthParams)) {

@@ -329,3 +329,31 @@ func TestTransport401SharesOneRefresh(t *testing.T) {
 		t.Error("the store still holds the refused token")
 	}
 }
+
+// TestDefaultScopes: with an issuer and no oauth.scopes, login asks for
+// DefaultScopes, so the provider issues a refresh token.
+func TestDefaultScopes(t *testing.T) {
+	testenv.Hermetic(t)
+	var base string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q}`, base, base+"/auth", base+"/token")
+	}))
+	defer srv.Close()
+	base = srv.URL
+	src, _ := oauthpkce.New(oauthpkce.Config{Issuer: base, ClientID: "cli"})
+	ctx, cancel := context.WithCancel(context.Background())
+	var got string
+	_, err := src.Login(ctx, oauthpkce.LoginOptions{OpenBrowser: func(_ context.Context, u string) error {
+		got = u
+		cancel()
+		return nil
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Login: %v, want the cancellation", err)
+	}
+	u, _ := url.Parse(got)
+	if s := u.Query().Get("scope"); s != oauthpkce.DefaultScopes {
+		t.Errorf("scope = %q, want %q", s, oauthpkce.DefaultScopes)
+	}
+}

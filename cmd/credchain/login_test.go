@@ -281,6 +281,15 @@ func TestLoginCommand(t *testing.T) {
 	if n := len(d.Proxy.TokenCalls("refresh_token")); n != 0 {
 		t.Errorf("refresh calls = %d, want 0", n)
 	}
+	// Logout removes the login (Dex has no revocation endpoint).
+	res = runBinary(t, loginEnv(t, d, storeDir, ""), nil, "logout")
+	if res.code != 0 || !strings.Contains(res.out, "oauth") || findRecord(t, storeDir) != nil {
+		t.Fatalf("credchain logout: exit %d out %q err %q", res.code, res.out, res.err)
+	}
+	res = runBinary(t, loginEnv(t, d, storeDir, ""), nil, "token")
+	if res.code != 3 || !strings.Contains(res.err, "credchain login") {
+		t.Errorf("token after logout: exit %d err %q; want 3 and a hint to log in", res.code, res.err)
+	}
 }
 
 // TestLoginCommandChromium: the same through a real headless Chromium that
