@@ -127,3 +127,22 @@ func writeFile(t *testing.T, dir, name, content string, mode os.FileMode) string
 	}
 	return p
 }
+
+// runStdin runs credchain with env and stdin, and returns stdout, stderr
+// and the exit code.
+func runStdin(t *testing.T, bin string, env []string, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running credchain: %v", err)
+	}
+	return result{out.String(), errb.String(), code}
+}
