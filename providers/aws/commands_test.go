@@ -213,7 +213,9 @@ func TestRevokedKeyRecovered(t *testing.T) {
 	m, alice := verifying(t)
 	home := env(t, m)
 	ctx := context.Background()
-	bob, err := m.NewUser(ctx, alice, "bob-revoked")
+	// moto outlives one run of the test (go test -count=N): a new name each time.
+	bobName := fmt.Sprintf("bob-%d", time.Now().UnixNano())
+	bob, err := m.NewUser(ctx, alice, bobName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +227,7 @@ func TestRevokedKeyRecovered(t *testing.T) {
 	if err != nil || first.Meta["arn"] != bob.UserARN {
 		t.Fatalf("Resolve = %v, %v; want bob", first, err)
 	}
-	if err := m.DeleteAccessKey(ctx, alice, "bob-revoked", bob.AccessKeyID); err != nil {
+	if err := m.DeleteAccessKey(ctx, alice, bobName, bob.AccessKeyID); err != nil {
 		t.Fatal(err)
 	}
 	code, body := invoke(t, r.Transport(testenv.LoopbackHTTPClient().Transport), m.URL, strings.NewReader(modelBody))
