@@ -59,6 +59,11 @@ const recheckAfter = time.Hour
 // checkTimeout bounds the STS GetCallerIdentity validity check.
 const checkTimeout = 15 * time.Second
 
+// retrieveTimeout bounds one pass through the SDK's chain (an AssumeRole or
+// a container endpoint on a network that swallows packets); the slowest
+// provider, credential_process, stops itself after one minute.
+const retrieveTimeout = 90 * time.Second
+
 // ErrNoRegion is matched by the error returned when no AWS region is
 // configured; no refresh command can fix that, so none is run.
 var ErrNoRegion = fmt.Errorf("no AWS region is configured: set %s or AWS_REGION (e.g. us-east-1)", SettingRegion)
@@ -364,6 +369,8 @@ func (s *Source) retrieve(ctx context.Context, cfg sdkaws.Config) (sdkaws.Creden
 	if c, ok := cfg.Credentials.(*sdkaws.CredentialsCache); ok {
 		c.Invalidate()
 	}
+	ctx, cancel := context.WithTimeout(ctx, retrieveTimeout)
+	defer cancel()
 	creds, err := cfg.Credentials.Retrieve(ctx)
 	if err != nil {
 		what := "the AWS SDK's credential chain"
