@@ -154,6 +154,9 @@ func (s *Source) refreshEndpoint(ctx context.Context, prev *resolver.Credential)
 		return "", "", errors.New("oauth: the stored login names no client id and oauth.client_id is not set; set it or run credchain login again")
 	}
 	if tokenURL == "" {
+		tokenURL = s.cfg.TokenURL
+	}
+	if tokenURL == "" {
 		ep, err := s.resolveEndpoints(ctx)
 		if err != nil {
 			return "", "", fmt.Errorf("oauth: the stored login names no token endpoint: %w", err)
