@@ -304,23 +304,19 @@ func (s *Source) fromChain(ctx context.Context, prev *resolver.Credential) (*res
 	ident, err := s.callerIdentity(ctx, cfg, creds)
 	if err != nil {
 		var api smithy.APIError
-		if s.refresh == nil && !errors.As(err, &api) {
+		if !errors.As(err, &api) {
 			// STS unreachable (a network that only reaches Bedrock): the
-			// check cannot tell anything, and there is no command to run.
+			// check tells nothing, and no login can fix a network.
 			return cred, nil
 		}
-		return nil, fmt.Errorf("%w (STS GetCallerIdentity: %w); %s", ErrInvalidCredentials, err, s.fixHint())
+		if s.refresh != nil {
+			return nil, fmt.Errorf("%w (STS GetCallerIdentity: %w)", ErrInvalidCredentials, err)
+		}
+		return nil, fmt.Errorf("%w (STS GetCallerIdentity: %w); log in again (e.g. `aws sso login`) or set %s to a command that does", ErrInvalidCredentials, err, SettingAuthRefresh)
 	}
 	cred.Meta["account"] = sdkaws.ToString(ident.Account)
 	cred.Meta["arn"] = sdkaws.ToString(ident.Arn)
 	return cred, nil
-}
-
-func (s *Source) fixHint() string {
-	if s.refresh != nil {
-		return "renewing them with " + SettingAuthRefresh
-	}
-	return "log in again (e.g. `aws sso login`) or set " + SettingAuthRefresh + " to a command that does"
 }
 
 // loadConfig loads the SDK configuration afresh.

@@ -464,16 +464,20 @@ func waitEvent(t *testing.T, events <-chan resolver.Event, kind resolver.EventKi
 	}
 }
 
-// TestSTSUnreachable: with no refresh command, a validity check that cannot
-// reach STS (a network that only reaches Bedrock) does not block the
-// credentials; the chain's answer is used.
+// TestSTSUnreachable: a validity check that cannot reach STS (a network
+// that only reaches Bedrock) neither blocks the credentials nor runs the
+// refresh command; the chain's answer is used.
 func TestSTSUnreachable(t *testing.T) {
-	env(t, nil)
+	home := env(t, nil)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEUNCHECKED")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "unchecked-secret")
-	cred, err := aws.New(options(aws.Options{Region: "us-east-1"})).Fetch(context.Background(), nil)
+	count := filepath.Join(home, "refresh.runs")
+	cred, err := aws.New(options(aws.Options{Region: "us-east-1", AuthRefresh: "echo run >> " + count})).Fetch(context.Background(), nil)
 	if err != nil || cred.AWS.AccessKeyID != "AKIAEXAMPLEUNCHECKED" || cred.Meta["arn"] != "" {
 		t.Fatalf("Fetch = %v, %v; want the unchecked keys", cred, err)
+	}
+	if n := runs(t, count); n != 0 {
+		t.Errorf("awsAuthRefresh ran %d times because STS was unreachable; no login fixes a network", n)
 	}
 }
 
