@@ -11,7 +11,11 @@ DEX_PSEUDO=v0.0.0-20260303133905-11d2eeb52b42
 DEX_DIR=${CREDCHAIN_DEX_DIR:-/var/cache/credchain-dex}
 CREDCHAIN_DEX_BIN="$DEX_DIR/bin/dex-$DEX_VERSION"
 
-if ! [ -x "$CREDCHAIN_DEX_BIN" ] || ! "$CREDCHAIN_DEX_BIN" version 2>/dev/null | grep -q "$DEX_VERSION"; then
+dex_have=""
+if [ -x "$CREDCHAIN_DEX_BIN" ]; then
+	dex_have=$("$CREDCHAIN_DEX_BIN" version 2>/dev/null || true)
+fi
+if [[ "$dex_have" != *"$DEX_VERSION"* ]]; then
 	mkdir -p "$DEX_DIR/bin"
 	(
 		cd "$DEX_DIR"
@@ -25,5 +29,5 @@ if ! [ -x "$CREDCHAIN_DEX_BIN" ] || ! "$CREDCHAIN_DEX_BIN" version 2>/dev/null |
 	)
 fi
 ln -sf "$CREDCHAIN_DEX_BIN" "$DEX_DIR/bin/dex"
-"$CREDCHAIN_DEX_BIN" version | head -1
+"$CREDCHAIN_DEX_BIN" version
 export CREDCHAIN_DEX_BIN
