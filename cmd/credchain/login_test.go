@@ -67,6 +67,13 @@ func browserFIFO(t *testing.T) (script string, nextURL func() string) {
 	if err := os.WriteFile(script, []byte(body), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	// A script still blocked in opening the FIFO (the test failed before
+	// reading) is released: its write then fails and it exits.
+	t.Cleanup(func() {
+		if r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+			_ = r.Close()
+		}
+	})
 	return script, func() string {
 		t.Helper()
 		type res struct {
