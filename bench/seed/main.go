@@ -1,0 +1,66 @@
+// Command seed stores an OAuth login record for bench/startup.sh, as
+// credchain login would after a successful login: a bearer access token
+// valid for a day plus a refresh token, under the "oauth" source's key.
+//
+// It reads the same settings as credchain (CREDCHAIN_* variables, the
+// settings file, $CREDCHAIN_FILE_PASSWORD for the file store), so the record
+// lands where credchain token looks for it. The token itself is read from
+// standard input, never from the command line.
+//
+//	printf %s "$TOKEN" | CREDCHAIN_STORE_BACKEND=plaintext go run ./bench/seed
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/config"
+	"github.com/credchain/credchain/resolver"
+)
+
+func main() {
+	if err := seed(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "seed:", err)
+		os.Exit(1)
+	}
+}
+
+func seed(ctx context.Context) error {
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, os.ErrClosed) && line == "" {
+		return fmt.Errorf("read the access token from stdin: %w", err)
+	}
+	token := strings.TrimSpace(line)
+	if token == "" {
+		return errors.New("no access token on stdin")
+	}
+	s, err := config.Load(config.LoadOptions{})
+	if err != nil {
+		return err
+	}
+	st, err := cache.Open(ctx, s.StoreOptions())
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	cred := &resolver.Credential{
+		Source: config.SourceOAuth, Kind: resolver.KindBearer,
+		Token: resolver.NewSecret(token), Refresh: resolver.NewSecret("bench-refresh-token"),
+		Expiry: now.Add(24 * time.Hour), IssuedAt: now,
+	}
+	data, err := resolver.EncodeRecord(cred, now)
+	if err != nil {
+		return err
+	}
+	if err := st.Set(ctx, config.SourceOAuth, data); err != nil {
+		return fmt.Errorf("store the login in the %s store: %w", st.Backend(), err)
+	}
+	fmt.Fprintf(os.Stderr, "seed: stored an OAuth login in the %s store\n", st.Backend())
+	return nil
+}
