@@ -321,7 +321,15 @@ func (s *Source) fromChain(ctx context.Context, prev *resolver.Credential) (*res
 
 // loadConfig loads the SDK configuration afresh.
 func (s *Source) loadConfig(ctx context.Context) (sdkaws.Config, error) {
-	var lo []func(*config.LoadOptions) error
+	lo := []func(*config.LoadOptions) error{
+		// The SDK wraps the chain in an aws.CredentialsCache, and for some
+		// providers (container credentials: 5 minutes) moves Expires
+		// earlier. Our scheduler applies its own window to the real
+		// expiry, so the SDK's is switched off.
+		config.WithCredentialsCacheOptions(func(o *sdkaws.CredentialsCacheOptions) {
+			o.ExpiryWindow, o.ExpiryWindowJitterFrac = 0, 0
+		}),
+	}
 	if s.opts.Profile != "" {
 		lo = append(lo, config.WithSharedConfigProfile(s.opts.Profile))
 	}

@@ -32,10 +32,16 @@ type motoOnce struct {
 
 var verifyingMoto motoOnce
 
+// stopAtExit holds the Close of every shared server started lazily.
+var stopAtExit []func()
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if verifyingMoto.m != nil {
 		verifyingMoto.m.Close()
+	}
+	for _, stop := range stopAtExit {
+		stop()
 	}
 	os.Exit(code)
 }
