@@ -74,6 +74,7 @@ func StartMoto(ctx context.Context, noAuthCount int) (*Moto, error) {
 		env = append(env, "INITIAL_NO_AUTH_ACTION_COUNT="+strconv.Itoa(noAuthCount))
 	}
 	cmd.Env = env
+	dieWithTest(cmd)
 	m := &Moto{URL: "http://127.0.0.1:" + portStr, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout = m.stderr
 	cmd.Stderr = m.stderr
