@@ -58,3 +58,6 @@ require (
 )
 
 tool honnef.co/go/tools/cmd/staticcheck
+
+// Upstream v1.2.2 with its D-Bus probe moved out of init: see third_party/keyring/PATCHES.md.
+replace github.com/99designs/keyring => ./third_party/keyring
