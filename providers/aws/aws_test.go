@@ -79,6 +79,11 @@ func env(t *testing.T, m *testenv.Moto) string {
 		sts = m.URL
 	}
 	t.Setenv("AWS_ENDPOINT_URL_STS", sts)
+	// Variables testenv.Hermetic does not know about that would change
+	// what these tests expect.
+	for _, v := range []string{"AWS_ROLE_SESSION_NAME", "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_SSO_OIDC", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_SDK_LOAD_CONFIG", "AWS_STS_REGIONAL_ENDPOINTS"} {
+		t.Setenv(v, "")
+	}
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(home, "config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(home, "credentials"))
 	writeFile(t, filepath.Join(home, "config"), "")

@@ -49,7 +49,11 @@ func env(t *testing.T) string {
 	t.Helper()
 	home := testenv.Hermetic(t)
 	t.Setenv("CLAUDE_CODE_USE_VERTEX", "1")
-	t.Setenv("GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED", "")
+	// Variables testenv.Hermetic does not know about that would change
+	// what these tests expect.
+	for _, v := range []string{"GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED", "CLOUD_ML_REGION", "ANTHROPIC_VERTEX_PROJECT_ID", "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES"} {
+		t.Setenv(v, "")
+	}
 	return home
 }
 
