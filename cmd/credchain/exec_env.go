@@ -63,6 +63,11 @@ func childEnv(base, scrub []string, cred *resolver.Credential) ([]string, error)
 		return nil, fmt.Errorf("exec: the %s credential from %s is empty", cred.Kind, cred.Source)
 	}
 	drop := slices.Clone(scrub)
+	if cred.Kind == resolver.KindAWS {
+		// Long-term keys carry no session token; a parent's stale one must
+		// not reach the child paired with them.
+		drop = append(drop, "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+	}
 	for _, kv := range add {
 		name, _, _ := strings.Cut(kv, "=")
 		drop = append(drop, name)
