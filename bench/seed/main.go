@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -33,7 +34,7 @@ func main() {
 
 func seed(ctx context.Context) error {
 	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, os.ErrClosed) && line == "" {
+	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("read the access token from stdin: %w", err)
 	}
 	token := strings.TrimSpace(line)
