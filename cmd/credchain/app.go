@@ -189,6 +189,7 @@ func newRootCmd(a *App) *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
+	setVersion(root) // version, commit and date stamped by scripts/release.sh
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configFile, "config", "", "settings file (YAML or JSON; default $XDG_CONFIG_HOME/credchain/config.yaml, or $CREDCHAIN_CONFIG)")

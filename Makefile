@@ -1,0 +1,27 @@
+# credchain build, test and release targets. Releases need only Go, tar,
+# gzip and zip: scripts/release.sh does what a GoReleaser config would
+# (GoReleaser itself takes too long to build from source here).
+GO ?= go
+
+.PHONY: build test crossbuild release clean
+
+## build: the credchain binary for this machine, in bin/
+build:
+	$(GO) build -o bin/credchain ./cmd/credchain
+
+## test: every test with the race detector (CI runs .ci/run, which also
+## installs the components the tests talk to)
+test:
+	$(GO) test -race ./...
+
+## crossbuild: CGO_ENABLED=0 build and go vet for every release target
+crossbuild:
+	.ci/crossbuild.sh
+
+## release: dist/credchain_<version>_<os>_<arch>.tar.gz (.zip for Windows)
+## and dist/SHA256SUMS; VERSION=1.2.3 make release to stamp a version
+release:
+	scripts/release.sh
+
+clean:
+	rm -rf bin dist
