@@ -17,7 +17,7 @@ import (
 // binEnv carries the credchain binary built outside the network namespace
 // into the test binary re-run inside it (which cannot build it again
 // cheaply).
-const binEnv = "CREDCHAIN_PROTOCOL_TEST_BIN"
+const binEnv = "PROTOCOL_TEST_CREDCHAIN_BIN" // not CREDCHAIN_*: Hermetic clears those
 
 // credchainBin is the credchain binary: the one the parent test built, or a
 // fresh build.

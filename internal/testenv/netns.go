@@ -14,7 +14,10 @@ import (
 
 // netnsMarker is set in the environment of a test binary re-run inside a
 // loopback-only network namespace.
-const netnsMarker = "CREDCHAIN_TEST_IN_NETNS"
+const netnsMarker = "TESTENV_IN_LOOPBACK_NETNS" // not CREDCHAIN_*: Hermetic clears those
+
+// netnsTimeout bounds one test run inside the namespace.
+const netnsTimeout = 4 * time.Minute
 
 // LoopbackNetnsCommand wraps argv so it runs in a new network namespace
 // holding only the loopback interface, brought up (unshare -n, as root). A
@@ -69,10 +72,13 @@ func RunInLoopbackNetns(t *testing.T, env ...string) bool {
 	for _, p := range strings.Split(t.Name(), "/") {
 		parts = append(parts, "^"+regexp.QuoteMeta(p)+"$")
 	}
-	args := []string{self, "-test.run=" + strings.Join(parts, "/"), "-test.v", "-test.count=1"}
-	if d, ok := t.Deadline(); ok {
-		args = append(args, "-test.timeout="+time.Until(d).Round(time.Second).String())
+	// The child's own timeout comes first, so a hang inside ends with the
+	// child's goroutine dump in this test's log, not with the parent's.
+	limit := netnsTimeout
+	if d, ok := t.Deadline(); ok && time.Until(d)-30*time.Second < limit {
+		limit = max(time.Until(d)-30*time.Second, time.Second)
 	}
+	args := []string{self, "-test.run=" + strings.Join(parts, "/"), "-test.v", "-test.count=1", "-test.timeout=" + limit.Round(time.Second).String()}
 	argv := LoopbackNetnsCommand(args...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append(os.Environ(), netnsMarker+"=1"), env...)
