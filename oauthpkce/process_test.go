@@ -117,8 +117,10 @@ func TestProcessesBackgroundRefresh(t *testing.T) {
 	var wg sync.WaitGroup
 	outs := make([]bytes.Buffer, 8)
 	errs := make([]error, 8)
+	ctx, cancel := context.WithTimeout(context.Background(), run+time.Minute)
+	defer cancel()
 	for i := range outs {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperResolveLoop$", "-test.count=1")
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperResolveLoop$", "-test.count=1")
 		cmd.Env = env
 		cmd.Stdout = &outs[i]
 		cmd.Stderr = &outs[i]

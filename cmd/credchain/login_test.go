@@ -171,6 +171,16 @@ func startCLI(t *testing.T, env []string, args ...string) *proc {
 	return p
 }
 
+// runBounded runs credchain to completion (stdin an empty pipe) and fails
+// the test if it takes more than a minute, instead of hanging the suite.
+func runBounded(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	p := startCLI(t, env, args...)
+	_ = p.stdin.Close()
+	code := p.wait(t, time.Minute)
+	return result{p.out.String(), p.err.String(), code}
+}
+
 func (p *proc) wait(t *testing.T, timeout time.Duration) int {
 	t.Helper()
 	select {
@@ -281,7 +291,7 @@ func TestLoginCommand(t *testing.T) {
 			t.Fatal("login printed the access token")
 		}
 	}
-	res := runBinary(t, loginEnv(t, d, storeDir, ""), nil, "token")
+	res := runBounded(t, loginEnv(t, d, storeDir, ""), "token")
 	if res.code != 0 || strings.TrimSpace(res.out) != tok {
 		t.Fatalf("credchain token: exit %d, stderr %q; want the stored token", res.code, res.err)
 	}
@@ -289,11 +299,11 @@ func TestLoginCommand(t *testing.T) {
 		t.Errorf("refresh calls = %d, want 0", n)
 	}
 	// Logout removes the login (Dex has no revocation endpoint).
-	res = runBinary(t, loginEnv(t, d, storeDir, ""), nil, "logout")
+	res = runBounded(t, loginEnv(t, d, storeDir, ""), "logout")
 	if res.code != 0 || !strings.Contains(res.out, "oauth") || findRecord(t, storeDir) != nil {
 		t.Fatalf("credchain logout: exit %d out %q err %q", res.code, res.out, res.err)
 	}
-	res = runBinary(t, loginEnv(t, d, storeDir, ""), nil, "token")
+	res = runBounded(t, loginEnv(t, d, storeDir, ""), "token")
 	if res.code != 3 || !strings.Contains(res.err, "credchain login") {
 		t.Errorf("token after logout: exit %d err %q; want 3 and a hint to log in", res.code, res.err)
 	}
@@ -343,7 +353,7 @@ func TestLoginNonInteractive(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
 			env := append(loginEnv(t, d, t.TempDir(), ""), tc.env...)
-			res := runBinary(t, env, nil, append([]string{"login"}, tc.args...)...)
+			res := runBounded(t, env, append([]string{"login"}, tc.args...)...)
 			if res.code != 1 || !strings.Contains(res.err, "non-interactive") || !strings.Contains(res.err, tc.why) {
 				t.Fatalf("exit %d, stderr %q; want 1 and a message saying %q", res.code, res.err, tc.why)
 			}
@@ -364,7 +374,7 @@ func TestLoginNonInteractive(t *testing.T) {
 func TestLoginCommandTimeout(t *testing.T) {
 	testenv.Hermetic(t)
 	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
-	res := runBinary(t, loginEnv(t, d, t.TempDir(), "true"), nil, "login", "--no-browser", "--timeout", "500ms")
+	res := runBounded(t, loginEnv(t, d, t.TempDir(), "true"), "login", "--no-browser", "--timeout", "500ms")
 	if res.code != 1 || !strings.Contains(res.err, "timed out") || !strings.Contains(res.err, "--timeout") {
 		t.Fatalf("exit %d, stderr %q", res.code, res.err)
 	}
@@ -412,7 +422,7 @@ func TestReusedRefreshTokenExit4(t *testing.T) {
 	// Let the access token really expire (Dex's clock is the wall clock;
 	// there is nothing to synchronise with).
 	time.Sleep(time.Until(exp) + 100*time.Millisecond)
-	res := runBinary(t, loginEnv(t, d, storeDir, ""), nil, "token")
+	res := runBounded(t, loginEnv(t, d, storeDir, ""), "token")
 	if res.code != 4 || !strings.Contains(res.err, "login") || res.out != "" {
 		t.Fatalf("credchain token: exit %d stdout %q stderr %q; want exit 4 (login required)", res.code, res.out, res.err)
 	}
@@ -456,11 +466,13 @@ func TestProcessesRefreshOncePerExpiry(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(end) {
-				cmd := exec.Command(bin, "token")
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				cmd := exec.CommandContext(ctx, bin, "token")
 				cmd.Env = env
 				var stderr bytes.Buffer
 				cmd.Stderr = &stderr
 				out, err := cmd.Output()
+				cancel()
 				now := time.Now()
 				tok := strings.TrimSpace(string(out))
 				mu.Lock()
