@@ -555,7 +555,7 @@ func DexBrowserLogin(ctx context.Context, authURL string, u DexUser) (status int
 	if err != nil {
 		return 0, "", err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		return 0, "", fmt.Errorf("dex login: following the redirect to the client: %w", err)
 	}
