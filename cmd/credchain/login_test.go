@@ -298,6 +298,31 @@ func TestLoginCommand(t *testing.T) {
 	if n := len(d.Proxy.TokenCalls("refresh_token")); n != 0 {
 		t.Errorf("refresh calls = %d, want 0", n)
 	}
+	// status shows the login, masked.
+	res = runBounded(t, loginEnv(t, d, storeDir, ""), "status", "--json")
+	var st struct {
+		Active  *string `json:"active"`
+		Sources []struct {
+			Name       string            `json:"name"`
+			Configured bool              `json:"configured"`
+			ExpiresAt  *time.Time        `json:"expires_at"`
+			Meta       map[string]string `json:"meta"`
+		} `json:"sources"`
+	}
+	if err := json.Unmarshal([]byte(res.out), &st); err != nil || res.code != 0 {
+		t.Fatalf("status --json: exit %d, %v, %q", res.code, err, res.err)
+	}
+	if st.Active == nil || *st.Active != "oauth" {
+		t.Errorf("status active = %v, want oauth", st.Active)
+	}
+	for _, s := range st.Sources {
+		if s.Name == "oauth" && (!s.Configured || s.ExpiresAt == nil || s.Meta["email"] != user.Email) {
+			t.Errorf("status of oauth: %+v", s)
+		}
+	}
+	if strings.Contains(res.out, tok) || strings.Contains(res.out, rec.Refresh.Reveal()) {
+		t.Error("status shows a secret")
+	}
 	// Logout removes the login (Dex has no revocation endpoint).
 	res = runBounded(t, loginEnv(t, d, storeDir, ""), "logout")
 	if res.code != 0 || !strings.Contains(res.out, "oauth") || findRecord(t, storeDir) != nil {
