@@ -62,14 +62,15 @@ erase   tells credchain the server refused the password: if it is the
 func readGitRequest(r io.Reader) (map[string]string, error) {
 	req := map[string]string{}
 	sc := bufio.NewScanner(io.LimitReader(r, maxGitInput))
-	for sc.Scan() {
+	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSuffix(sc.Text(), "\r")
 		if line == "" {
 			break
 		}
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
-			return nil, fmt.Errorf("git-credential: the request line %q is not key=value (git's credential protocol)", k)
+			// Not quoted: the line may hold a password.
+			return nil, fmt.Errorf("git-credential: request line %d (%d bytes) is not key=value (git's credential protocol)", n, len(line))
 		}
 		req[k] = v
 	}

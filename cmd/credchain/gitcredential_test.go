@@ -18,7 +18,7 @@ func TestReadGitRequest(t *testing.T) {
 		{"blank line ends", "protocol=https\nhost=h\n\nignored=1\n", map[string]string{"protocol": "https", "host": "h"}, ""},
 		{"EOF ends", "protocol=https\r\nhost=h:8443", map[string]string{"protocol": "https", "host": "h:8443"}, ""},
 		{"value with =", "password=a=b\n", map[string]string{"password": "a=b"}, ""},
-		{"not key=value", "protocol https\n", nil, "is not key=value"},
+		{"not key=value", "protocol=https\npassword hunter2\n", nil, "request line 2 (16 bytes) is not key=value"},
 	} {
 		got, err := readGitRequest(strings.NewReader(tc.in))
 		if tc.err != "" {
