@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker/docker-credential-helpers/client"
+	"github.com/docker/docker-credential-helpers/credentials"
+
 	"github.com/credchain/credchain/internal/testenv"
 )
 
@@ -19,7 +22,6 @@ import (
 // wrapper as the CLI would find it on PATH.
 func TestDockerCredentialProtocol(t *testing.T) {
 	testenv.Hermetic(t)
-	testenv.RequireCommand(t, "docker", "the Docker CLI (.ci/setup.d/50-clients.sh checks it)")
 	bin := credchainBin(t)
 	dir := t.TempDir()
 	counter := filepath.Join(dir, "n")
@@ -79,4 +81,46 @@ func TestDockerCredentialProtocol(t *testing.T) {
 		t.Errorf("the helper ran %s times, want 6 (4 gets, erase: resolve + refresh)", strings.TrimSpace(string(b)))
 	}
 	rec.checkNoSecret(t, "docker-secret", "stored-secret")
+}
+
+// TestDockerCredentialHelperClient: the client package the Docker CLI uses
+// to run credential helpers (docker-credential-helpers/client) talks to
+// docker-credential-credchain: get, the not-found error it recognises,
+// list, store and erase.
+func TestDockerCredentialHelperClient(t *testing.T) {
+	testenv.Hermetic(t)
+	bin := credchainBin(t)
+	dir := t.TempDir()
+	counter := filepath.Join(dir, "n")
+	helper := writeFile(t, dir, "helper.sh", "#!/bin/sh\nn=$(cat '"+counter+"' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '"+counter+"'\necho docker-client-secret-$n\n", 0o755)
+	program := writeFile(t, dir, "docker-credential-credchain", "#!/bin/sh\nexec '"+bin+"' docker-credential \"$@\"\n", 0o755)
+	for k, v := range map[string]string{
+		"CREDCHAIN_STORE_BACKEND": "memory", "CREDCHAIN_API_KEY_HELPER": helper,
+		"CREDCHAIN_DOCKER_SERVERS": "registry.example.test,https://index.docker.io/v1/",
+	} {
+		t.Setenv(k, v)
+	}
+	p := client.NewShellProgramFunc(program)
+
+	c, err := client.Get(p, "https://index.docker.io/v1/")
+	if err != nil || c.ServerURL != "https://index.docker.io/v1/" || c.Username != "credchain" || c.Secret != "docker-client-secret-1" {
+		t.Fatalf("client.Get = %+v, %v", c, err)
+	}
+	if _, err := client.Get(p, "elsewhere.example.test"); !credentials.IsErrCredentialsNotFound(err) {
+		t.Fatalf("client.Get of an unconfigured server: %v, want the protocol's not-found error", err)
+	}
+	list, err := client.List(p)
+	if err != nil || len(list) != 2 || list["registry.example.test"] != "credchain" || list["https://index.docker.io/v1/"] != "credchain" {
+		t.Fatalf("client.List = %v, %v", list, err)
+	}
+	if err := client.Store(p, &credentials.Credentials{ServerURL: "registry.example.test", Username: "u", Secret: "s"}); err != nil {
+		t.Fatalf("client.Store: %v", err)
+	}
+	if err := client.Erase(p, "registry.example.test"); err != nil {
+		t.Fatalf("client.Erase: %v", err)
+	}
+	c, err = client.Get(p, "registry.example.test")
+	if err != nil || c.Secret != "docker-client-secret-4" {
+		t.Fatalf("client.Get after erase = %+v, %v; want the helper's 4th key (get, erase: resolve + refresh, get)", c, err)
+	}
 }
