@@ -27,6 +27,9 @@ func (p *rotatingProvider) source(name string) *fakeSource {
 		if prev == nil {
 			return nil, resolver.NotConfigured("not logged in")
 		}
+		if prev.Refresh.IsZero() { // as oauthpkce: nothing to present to the endpoint
+			return nil, fmt.Errorf("no refresh token: %w", resolver.ErrLoginRequired)
+		}
 		p.calls++
 		rt := prev.Refresh.Reveal()
 		if !p.valid[rt] {
@@ -98,8 +101,12 @@ func TestLoginRequiredClearsOnlyTheDeadToken(t *testing.T) {
 		t.Fatalf("err = %v, want login required", err)
 	}
 	events.wait(t, resolver.EventLoginRequired)
-	if _, err := store.Get(context.Background(), "oauth"); !errors.Is(err, cache.ErrNotFound) {
-		t.Fatalf("expired record with a dead refresh token still stored: %v", err)
+	data, err := store.Get(context.Background(), "oauth")
+	if err != nil {
+		t.Fatalf("the record was lost: %v", err)
+	}
+	if kept, _ := resolver.DecodeRecord(data); kept == nil || !kept.Refresh.IsZero() || kept.Token.Reveal() != "access-token-login-1-xxxxxxxx" {
+		t.Fatalf("stored record after login required = %v, want the login with its refresh token cleared", kept)
 	}
 	calls := p.calls
 	clock.Set(clock.Now().Add(time.Minute))

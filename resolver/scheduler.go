@@ -465,7 +465,10 @@ func (e *entry) fetch(ctx context.Context) (cred *Credential, adopted bool, err 
 	}
 	if stored != nil && !stored.SameSecret(prev) && !stored.SameSecret(rejected) {
 		fresh := now.Before(e.refreshTime(stored))
-		if !stored.ExpiredAt(now) && (fresh || rejected != nil) {
+		// Adopt a peer's credential that is still fresh; also one that is
+		// merely stale when ours is refused, gone or expired (refreshing it
+		// again would only cost a token-endpoint call).
+		if !stored.ExpiredAt(now) && (fresh || rejected != nil || prev == nil || prev.ExpiredAt(now)) {
 			return stored, true, nil
 		}
 		prev = stored
@@ -496,7 +499,9 @@ func (e *entry) fetch(ctx context.Context) (cred *Credential, adopted bool, err 
 // clearDeadRefresh removes a refresh token the provider refused, but only if
 // the store still holds that same token: the record is re-read here, so a
 // login stored meanwhile (even by a writer that ignores the lock) survives.
-// A still-valid access token is kept.
+// The rest of the record stays: a still-valid access token keeps being
+// served, and every later run reports "login required" (not "not logged
+// in") with the login's details intact.
 func (e *entry) clearDeadRefresh(ctx context.Context, prev *Credential, now time.Time) {
 	if prev == nil || prev.Refresh.IsZero() {
 		return
@@ -506,10 +511,6 @@ func (e *entry) clearDeadRefresh(ctx context.Context, prev *Credential, now time
 		return
 	}
 	st := e.r.cfg.Store
-	if current.ExpiredAt(now) {
-		_ = st.Delete(ctx, e.name)
-		return
-	}
 	kept := *current
 	kept.Refresh = Secret{}
 	if data, err := EncodeRecord(&kept, now); err == nil {
@@ -561,7 +562,11 @@ func (e *entry) store(ctx context.Context, cred *Credential) error {
 	e.failErr, e.failures, e.lastErr, e.deadErr, e.rejected = nil, 0, nil, nil, nil
 	e.installLocked(cred, now)
 	e.refreshing.Store(false)
+	stale := e.snap.Load().state == stateStale
 	e.mu.Unlock()
+	if stale && !cred.Expiry.IsZero() {
+		e.kick()
+	}
 	return nil
 }
 
