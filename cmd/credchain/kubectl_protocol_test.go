@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,11 +27,12 @@ type kubeAPI struct {
 	*httptest.Server
 	mu      sync.Mutex
 	bearers []string
+	refuse  string // a token answered with 401
 }
 
-func newKubeAPI(t *testing.T) *kubeAPI {
+func newKubeAPI(t *testing.T, refuse string) *kubeAPI {
 	t.Helper()
-	k := &kubeAPI{}
+	k := &kubeAPI{refuse: refuse}
 	docs := map[string]string{
 		"/version": `{"major":"1","minor":"32","gitVersion":"v1.32.0","platform":"linux/amd64"}`,
 		"/api":     `{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"127.0.0.1"}]}`,
@@ -45,7 +47,7 @@ func newKubeAPI(t *testing.T) *kubeAPI {
 		k.bearers = append(k.bearers, tok)
 		k.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		if !ok || !strings.HasPrefix(tok, "kube-token-") {
+		if !ok || !strings.HasPrefix(tok, "kube-token-") || tok == k.refuse {
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Unauthorized","code":401}`))
 			return
@@ -82,16 +84,19 @@ func TestKubectlExecPlugin(t *testing.T) {
 	kubectl := testenv.RequireCommand(t, "kubectl", "kubectl comes with the machine image (.ci/setup.d/50-clients.sh checks it)")
 	bin := credchainBin(t)
 	tests := []struct {
-		name, apiVersion, ttlMS string
-		wantRuns                func(runs, requests int) bool
+		name, apiVersion, ttlMS, refuse string
+		wantRuns                        func(runs, requests int) bool
 	}{
-		{"v1, one hour", "client.authentication.k8s.io/v1", "3600000", func(runs, requests int) bool { return runs == 1 && requests >= 2 }},
-		{"v1beta1, one hour", "client.authentication.k8s.io/v1beta1", "3600000", func(runs, requests int) bool { return runs == 1 && requests >= 2 }},
-		{"v1, expired at once", "client.authentication.k8s.io/v1", "1", func(runs, requests int) bool { return runs >= 2 && runs >= requests }},
+		{"v1, one hour", "client.authentication.k8s.io/v1", "3600000", "", func(runs, requests int) bool { return runs == 1 && requests >= 2 }},
+		{"v1beta1, one hour", "client.authentication.k8s.io/v1beta1", "3600000", "", func(runs, requests int) bool { return runs == 1 && requests >= 2 }},
+		{"v1, expired at once", "client.authentication.k8s.io/v1", "1", "", func(runs, requests int) bool { return runs >= 2 && runs >= requests }},
+		// A 401 makes kubectl run the plugin again, and credchain's
+		// helper gives a new key.
+		{"v1, first token refused", "client.authentication.k8s.io/v1", "3600000", "kube-token-1", func(runs, requests int) bool { return runs == 2 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			api := newKubeAPI(t)
+			api := newKubeAPI(t, tc.refuse)
 			dir := t.TempDir()
 			rec := newArgvRecorder(t, bin)
 			counter := filepath.Join(dir, "runs")
@@ -140,6 +145,9 @@ current-context: ctx
 				t.Fatal(err)
 			}
 			seen := api.seen()
+			if tc.refuse != "" && (seen[0] != tc.refuse || slices.Index(seen[1:], tc.refuse) >= 0) {
+				t.Errorf("the server saw %q; want the refused token once, first", seen)
+			}
 			for i, tok := range seen {
 				if !strings.HasPrefix(tok, "kube-token-") {
 					t.Errorf("request %d carried %q, not a token the helper printed", i, tok)
