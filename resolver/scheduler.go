@@ -142,6 +142,12 @@ func (e *entry) slow(ctx context.Context) (*Credential, error) {
 		return s.cred, nil
 	}
 	e.mu.Lock()
+	// A fetch may have finished since the check above; never start a second
+	// one for a credential that is already there.
+	if s := e.snap.Load(); e.call == nil && usable(s, e.r.clock.Now()) {
+		e.mu.Unlock()
+		return s.cred, nil
+	}
 	if e.call == nil && e.failErr != nil && e.r.clock.Now().Before(e.failUntil) {
 		err := e.failErr
 		e.mu.Unlock()
