@@ -3,10 +3,12 @@
 # bare Go program that only prints an environment variable, seeds a stored
 # OAuth login in the plaintext and the file store under a temporary HOME,
 # gives `gh` a token in its hosts.yml there, and times every command with
-# hyperfine in one run. Prints a table of medians and ratios; the raw
-# hyperfine results go to the JSON file named by -o.
+# hyperfine in one run. Prints a table of medians and ratios; the timings
+# of every run (hyperfine's JSON, rounds merged) go to the file named by -o.
 #
-# Usage: bench/startup.sh [-r RUNS] [-w WARMUP] [-o results.json]
+# Usage: bench/startup.sh [-r RUNS] [-n ROUNDS] [-w WARMUP] [-o results.json]
+#   RUNS (default 30) timed runs per command, split into ROUNDS (default 3)
+#   hyperfine passes over all commands, each with WARMUP (default 3) runs.
 #
 # Installs hyperfine and gh from Debian's packages if they are missing (needs
 # root and apt-get). Builds two credchain binaries: the default
@@ -23,14 +25,16 @@ set -euo pipefail
 
 runs=30
 warmup=3
+rounds=3
 out=
-while getopts 'r:w:o:h' opt; do
+while getopts 'r:w:n:o:h' opt; do
 	case $opt in
 	r) runs=$OPTARG ;;
 	w) warmup=$OPTARG ;;
+	n) rounds=$OPTARG ;;
 	o) out=$OPTARG ;;
 	*)
-		sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
 		[ "$opt" = h ] && exit 0 || exit 2
 		;;
 	esac
@@ -131,18 +135,39 @@ add "static plaintext" "$bin/credchain-static --config $work/plaintext.yaml toke
 add "static file" "$bin/credchain-static --config $work/file.yaml token"
 add "gh auth token" "$(command -v gh) auth token"
 
-hf=(hyperfine -N --style basic --warmup "$warmup" --runs "$runs" --export-json "$work/results.json")
-for i in "${!names[@]}"; do
-	hf+=(-n "${names[$i]}" "${cmds[$i]}")
-done
-
+# On a shared machine the load drifts while hyperfine works through one
+# command after the other, so the runs are split into rounds, each timing
+# every command, and the table merges the rounds.
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-# hyperfine passes its own environment to the commands.
-"${run_env[@]}" "${hf[@]}" >"$work/hyperfine.log" 2>&1 || {
-	cat "$work/hyperfine.log" >&2
-	exit 1
-}
+per_round=$(((runs + rounds - 1) / rounds))
+for round in $(seq "$rounds"); do
+	hf=(hyperfine -N --style basic --warmup "$warmup" --runs "$per_round" --export-json "$work/round$round.json")
+	for i in "${!names[@]}"; do
+		hf+=(-n "${names[$i]}" "${cmds[$i]}")
+	done
+	# hyperfine passes its own environment to the commands.
+	"${run_env[@]}" "${hf[@]}" >"$work/hyperfine.log" 2>&1 || {
+		cat "$work/hyperfine.log" >&2
+		exit 1
+	}
+done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+python3 - "$work" "$rounds" <<'EOF'
+import json, sys
+
+work, rounds = sys.argv[1], int(sys.argv[2])
+merged = {}
+for n in range(1, rounds + 1):
+    for r in json.load(open(f"{work}/round{n}.json"))["results"]:
+        m = merged.setdefault(r["command"], {"command": r["command"], "times": [], "user": [], "system": []})
+        m["times"] += r["times"]
+        m["user"].append(r["user"])
+        m["system"].append(r["system"])
+for m in merged.values():
+    m["user"] = sum(m["user"]) / len(m["user"])
+    m["system"] = sum(m["system"]) / len(m["system"])
+json.dump({"results": list(merged.values())}, open(f"{work}/results.json", "w"), indent=1)
+EOF
 [ -n "$out" ] && cp "$work/results.json" "$out"
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
@@ -151,12 +176,16 @@ echo "machine: $(nproc) CPUs ($cpu), $(uname -sr), $(go version | cut -d' ' -f3)
 echo "load:    $load_before before, $load_after after (1/5/15 min)"
 echo "gh:      $(gh --version | head -1)"
 echo "D-Bus:   DBUS_SESSION_BUS_ADDRESS=${DBUS_SESSION_BUS_ADDRESS:-<unset>}"
-echo "runs:    $runs per command after $warmup warm-up runs"
+echo "runs:    $((per_round * rounds)) per command, in $rounds hyperfine passes over all commands ($warmup warm-up runs each)"
 echo
 python3 - "$work/results.json" <<'EOF'
-import json, sys
+import json, statistics, sys
 
 res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+for r in res.values():
+    t = r["times"]
+    r["median"], r["mean"], r["min"] = statistics.median(t), statistics.mean(t), min(t)
+    r["stddev"] = statistics.stdev(t) if len(t) > 1 else 0.0
 bare = res["bare"]["median"]
 gh = res["gh auth token"]["median"]
 print("| command | median ms | mean ± σ ms | min ms | user+sys ms | × bare | × gh | goal (≤ 30 ms, ≤ 3× bare, ≤ ½ gh) |")
