@@ -34,6 +34,9 @@ step() { echo "startup-check: $*"; }
 sdk_re='^(github\.com/aws/|cloud\.google\.com/|google\.golang\.org/|github\.com/googleapis/)'
 # Modules that must not be in the credchain binary at all.
 forbidden_re='^(github\.com/chromedp/|go\.opentelemetry\.io/|github\.com/anthropics/|github\.com/charmbracelet/|google\.golang\.org/grpc|google\.golang\.org/api|github\.com/stretchr/|go\.uber\.org/goleak)'
+# The only files under HOME credchain token may open with an env key: its
+# settings file (regular expression, relative to HOME).
+allowed_home_files='\.config/credchain/config\.(yaml|yml|json)'
 # The only credchain packages allowed to import an AWS or Google SDK package.
 sdk_importers_re='^github\.com/credchain/credchain/providers/(aws|gcp)(/|$)'
 
@@ -138,7 +141,7 @@ check_trace() { # name, trace file, output file
 	if [ -n "$bad" ]; then
 		fail "$name: credchain token started a process: $(echo "$bad" | head -3)"
 	fi
-	bad=$(grep -E 'open(at)?\(' "$trace" | grep -F "\"$home/" | grep -v -F "\"$home/.config/credchain/config.yaml\"" || true)
+	bad=$(grep -E 'open(at)?\(' "$trace" | grep -F "\"$home/" | grep -v -E "\"$home/$allowed_home_files\"" || true)
 	if [ -n "$bad" ]; then
 		fail "$name: credchain token opened files under HOME (a store, cloud SDK configuration?): $(echo "$bad" | head -3)"
 	fi
