@@ -12,7 +12,12 @@
 //	credchain token                 # the secret alone (usable as Claude Code's apiKeyHelper)
 //	credchain status [--json]       # every source, which one wins, masked secrets
 //	credchain exec -- CMD ARGS...   # CMD with the credential in its environment
+//	credchain login                 # browser login with PKCE; stored, refreshed before expiry
 //	credchain logout [--source N]   # remove what credchain stored
+//	credchain token --format F      # json, header, env, credential-process, exec-credential
+//	credchain git-credential OP     # git's credential-helper protocol
+//	credchain docker-credential OP  # docker's credential-helper protocol
+//	credchain exec --serve -- CMD   # AWS container-credentials endpoint for a long-running CMD
 //
 // Exit codes: 0 ok, 1 error, 2 usage (bad flags, arguments or settings),
 // 3 no credential source is configured, 4 a login is required; credchain
