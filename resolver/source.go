@@ -1,6 +1,9 @@
 package resolver
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // Source produces credentials of one kind from one place.
 type Source interface {
@@ -42,4 +45,14 @@ type Revoker interface {
 // status (project, region, endpoints) even before a credential exists.
 type Describer interface {
 	Describe() map[string]string
+}
+
+// Truthy reports whether an environment value means "on", as Claude Code
+// reads CLAUDE_CODE_USE_BEDROCK and its kin: 1, true, yes or on, in any case.
+func Truthy(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
 }

@@ -168,7 +168,7 @@ func (s *Source) Name() string { return Name }
 // Probe implements resolver.Prober: the source applies when
 // CLAUDE_CODE_USE_BEDROCK is truthy or Options.Enabled is set.
 func (s *Source) Probe() error {
-	if s.opts.Enabled || truthy(s.opts.Getenv(s.opts.EnableVariable)) {
+	if s.opts.Enabled || resolver.Truthy(s.opts.Getenv(s.opts.EnableVariable)) {
 		return nil
 	}
 	return resolver.NotConfigured("%s is not set", s.opts.EnableVariable)
@@ -530,12 +530,3 @@ func jsonProblem(err error) string {
 	return "invalid JSON"
 }
 
-// truthy reports whether an environment value means "on": 1, true, yes or
-// on, in any case.
-func truthy(v string) bool {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "1", "true", "yes", "on":
-		return true
-	}
-	return false
-}

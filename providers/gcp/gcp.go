@@ -146,7 +146,7 @@ func (s *Source) Name() string { return Name }
 // Probe implements resolver.Prober: the source applies when
 // CLAUDE_CODE_USE_VERTEX is truthy or Options.Enabled is set.
 func (s *Source) Probe() error {
-	if s.opts.Enabled || truthy(s.opts.Getenv(s.opts.EnableVariable)) {
+	if s.opts.Enabled || resolver.Truthy(s.opts.Getenv(s.opts.EnableVariable)) {
 		return nil
 	}
 	return resolver.NotConfigured("%s is not set", s.opts.EnableVariable)
@@ -343,10 +343,3 @@ func credentialsType(data []byte) (credentials.CredType, error) {
 	}
 }
 
-func truthy(v string) bool {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "1", "true", "yes", "on":
-		return true
-	}
-	return false
-}
