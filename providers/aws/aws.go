@@ -529,4 +529,3 @@ func jsonProblem(err error) string {
 	}
 	return "invalid JSON"
 }
-

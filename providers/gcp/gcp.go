@@ -342,4 +342,3 @@ func credentialsType(data []byte) (credentials.CredType, error) {
 		return "", fmt.Errorf("has unsupported type %q", strings.ToValidUTF8(head.Type, "?"))
 	}
 }
-
