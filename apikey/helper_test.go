@@ -130,37 +130,13 @@ func (b *helperBed) pid(n int) int {
 	return pid
 }
 
-// events collects resolver events for waiting on them.
-type events struct {
-	ch chan resolver.Event
-}
-
-func newEvents() *events { return &events{ch: make(chan resolver.Event, 64)} }
-
-func (e *events) on(ev resolver.Event) { e.ch <- ev }
-
-func (e *events) wait(t *testing.T, kind resolver.EventKind) resolver.Event {
-	t.Helper()
-	timeout := time.After(30 * time.Second)
-	for {
-		select {
-		case ev := <-e.ch:
-			if ev.Kind == kind {
-				return ev
-			}
-		case <-timeout:
-			t.Fatalf("no %s event within 30s", kind)
-		}
-	}
-}
-
 var epoch = time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
 
-func newHelperResolver(t *testing.T, opts apikey.HelperOptions, clock resolver.Clock, ev *events) *resolver.Resolver {
+func newHelperResolver(t *testing.T, opts apikey.HelperOptions, clock resolver.Clock, ev *testenv.Events) *resolver.Resolver {
 	t.Helper()
 	cfg := resolver.Config{Sources: []resolver.Source{apikey.NewHelper(opts)}, Clock: clock, RetryMin: time.Second, RetryMax: 10 * time.Second}
 	if ev != nil {
-		cfg.OnEvent = ev.on
+		cfg.OnEvent = ev.Add
 	}
 	r, err := resolver.New(context.Background(), cfg)
 	if err != nil {
@@ -191,13 +167,13 @@ func TestHelperTTL(t *testing.T) {
 	bed := newHelperBed(t)
 	bed.keys(2)
 	clock := testenv.NewFakeClock(epoch)
-	ev := newEvents()
+	ev := testenv.NewEvents()
 	r := newHelperResolver(t, apikey.HelperOptions{Command: bed.command, TTL: time.Minute, Timeout: 30 * time.Second, Now: clock.Now}, clock, ev)
 
 	if got := resolveKey(t, r); got != key(1) {
 		t.Fatalf("first key %q, want %q", got, key(1))
 	}
-	ev.wait(t, resolver.EventRefreshed)
+	ev.Wait(t, resolver.EventRefreshed)
 	clock.Advance(59 * time.Second)
 	if got := resolveKey(t, r); got != key(1) || bed.runs() != 1 {
 		t.Fatalf("inside the TTL: key %q after %d runs, want %q after 1", got, bed.runs(), key(1))
@@ -231,7 +207,7 @@ func TestHelperTTL(t *testing.T) {
 		}
 	}
 	_ = w.Close()
-	ev.wait(t, resolver.EventRefreshed)
+	ev.Wait(t, resolver.EventRefreshed)
 	if got := resolveKey(t, r); got != key(2) {
 		t.Fatalf("after the re-run: %q, want %q", got, key(2))
 	}
@@ -250,18 +226,18 @@ func TestHelperFailedRerunKeepsKey(t *testing.T) {
 	bed.keys(3)
 	bed.write("fail-2", "token service down; last key was "+key(1)+"\n")
 	clock := testenv.NewFakeClock(epoch)
-	ev := newEvents()
+	ev := testenv.NewEvents()
 	r := newHelperResolver(t, apikey.HelperOptions{Command: bed.command, TTL: time.Minute, Timeout: 30 * time.Second, Now: clock.Now}, clock, ev)
 
 	if got := resolveKey(t, r); got != key(1) {
 		t.Fatalf("first key %q", got)
 	}
-	ev.wait(t, resolver.EventRefreshed)
+	ev.Wait(t, resolver.EventRefreshed)
 	clock.Advance(time.Minute)
 	if got := resolveKey(t, r); got != key(1) {
 		t.Fatalf("at the end of the TTL: %q, want the old key while the helper re-runs", got)
 	}
-	failed := ev.wait(t, resolver.EventRefreshFailed)
+	failed := ev.Wait(t, resolver.EventRefreshFailed)
 	if !errors.Is(failed.Err, apikey.ErrHelperFailed) {
 		t.Fatalf("refresh failure %v, want ErrHelperFailed", failed.Err)
 	}
@@ -292,7 +268,7 @@ func TestHelperFailedRerunKeepsKey(t *testing.T) {
 	if got := resolveKey(t, r); got != key(1) {
 		t.Fatalf("at the end of the extended TTL: %q, want the old key while the helper re-runs", got)
 	}
-	ev.wait(t, resolver.EventRefreshed)
+	ev.Wait(t, resolver.EventRefreshed)
 	if got := resolveKey(t, r); got != key(3) {
 		t.Fatalf("after the retry: %q, want %q", got, key(3))
 	}

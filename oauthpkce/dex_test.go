@@ -89,47 +89,11 @@ func userinfo(t *testing.T, d *testenv.Dex, cred *resolver.Credential) int {
 	return resp.StatusCode
 }
 
-type eventLog struct {
-	mu     sync.Mutex
-	events []resolver.Event
-	ch     chan resolver.Event
-}
-
-func newEventLog() *eventLog { return &eventLog{ch: make(chan resolver.Event, 1024)} }
-
-func (l *eventLog) add(ev resolver.Event) {
-	l.mu.Lock()
-	l.events = append(l.events, ev)
-	l.mu.Unlock()
-	select {
-	case l.ch <- ev:
-	default:
-	}
-}
-
-// waitFor waits for an event of kind k.
-func (l *eventLog) waitFor(t *testing.T, k resolver.EventKind, timeout time.Duration) resolver.Event {
-	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case ev := <-l.ch:
-			if ev.Kind == k {
-				return ev
-			}
-		case <-deadline:
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			t.Fatalf("no %s event within %v; events: %+v", k, timeout, l.events)
-		}
-	}
-}
-
-func newResolver(t *testing.T, src resolver.Source, st cache.Store, events *eventLog, mod func(*resolver.Config)) *resolver.Resolver {
+func newResolver(t *testing.T, src resolver.Source, st cache.Store, events *testenv.Events, mod func(*resolver.Config)) *resolver.Resolver {
 	t.Helper()
 	cfg := resolver.Config{Sources: []resolver.Source{src}, Store: st, RetryMin: 100 * time.Millisecond, RetryMax: 400 * time.Millisecond}
 	if events != nil {
-		cfg.OnEvent = events.add
+		cfg.OnEvent = events.Add
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -236,7 +200,7 @@ func TestRefreshAcrossLifetimes(t *testing.T) {
 	src := newSource(t, d, nil)
 	cred := login(t, src, d.User(t, "bob"))
 	st := cache.NewMemory()
-	events := newEventLog()
+	events := testenv.NewEvents()
 	r := newResolver(t, src, st, events, nil)
 	if err := r.Store(context.Background(), cred); err != nil {
 		t.Fatal(err)
@@ -313,7 +277,7 @@ func TestReusedRefreshTokenNeedsLogin(t *testing.T) {
 	}
 
 	st := cache.NewMemory()
-	events := newEventLog()
+	events := testenv.NewEvents()
 	r := newResolver(t, src, st, events, nil)
 	if err := r.Store(context.Background(), old); err != nil {
 		t.Fatal(err)
@@ -324,7 +288,7 @@ func TestReusedRefreshTokenNeedsLogin(t *testing.T) {
 	if !errors.Is(err, resolver.ErrLoginRequired) {
 		t.Fatalf("Invalidate: %v, want login required", err)
 	}
-	events.waitFor(t, resolver.EventLoginRequired, 5*time.Second)
+	events.WaitWithin(t, resolver.EventLoginRequired, 5*time.Second)
 	got := storedCred(t, st)
 	if !got.Refresh.IsZero() {
 		t.Errorf("the dead refresh token is still stored")
@@ -360,7 +324,7 @@ func TestTokenEndpointFailuresWhileValid(t *testing.T) {
 			src := newSource(t, d, func(c *oauthpkce.Config) { c.RequestTimeout = 500 * time.Millisecond })
 			cred := login(t, src, d.User(t, "dave"))
 			st := cache.NewMemory()
-			events := newEventLog()
+			events := testenv.NewEvents()
 			r := newResolver(t, src, st, events, nil)
 			d.Proxy.SetFault(tc.fault, tc.retryAfter)
 			if err := r.Store(context.Background(), cred); err != nil {
@@ -368,7 +332,7 @@ func TestTokenEndpointFailuresWhileValid(t *testing.T) {
 			}
 			// Force the refresh now instead of waiting for half-life.
 			kick(t, r, cred)
-			first := events.waitFor(t, resolver.EventRefreshFailed, 10*time.Second)
+			first := events.WaitWithin(t, resolver.EventRefreshFailed, 10*time.Second)
 			if first.Err == nil || !strings.Contains(first.Err.Error(), tc.want) || !strings.Contains(first.Err.Error(), d.Issuer+"/token") {
 				t.Fatalf("refresh_failed error = %v, want it to name the token endpoint and say %q", first.Err, tc.want)
 			}
@@ -384,12 +348,12 @@ func TestTokenEndpointFailuresWhileValid(t *testing.T) {
 			if err != nil || !c.SameSecret(cred) {
 				t.Fatalf("Resolve during the outage: %v, %v; want the old token", c, err)
 			}
-			second := events.waitFor(t, resolver.EventRefreshFailed, 10*time.Second)
+			second := events.WaitWithin(t, resolver.EventRefreshFailed, 10*time.Second)
 			if second.Attempt < 2 {
 				t.Errorf("second failure attempt = %d", second.Attempt)
 			}
 			d.Proxy.SetFault(testenv.FaultNone, "")
-			events.waitFor(t, resolver.EventRefreshed, 10*time.Second)
+			events.WaitWithin(t, resolver.EventRefreshed, 10*time.Second)
 			c, err = r.Resolve(context.Background())
 			if err != nil || c.SameSecret(cred) {
 				t.Fatalf("after recovery: %v, %v; want a new token", c, err)

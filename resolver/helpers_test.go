@@ -3,7 +3,6 @@ package resolver_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,42 +48,11 @@ func tokenAt(clock *testenv.FakeClock, life time.Duration) func(context.Context,
 	}
 }
 
-// eventLog collects events and lets a test wait for one without sleeping.
-type eventLog struct {
-	mu     sync.Mutex
-	events []resolver.Event
-	ch     chan resolver.Event
-}
-
-func newEventLog() *eventLog { return &eventLog{ch: make(chan resolver.Event, 1024)} }
-
-func (l *eventLog) add(ev resolver.Event) {
-	l.mu.Lock()
-	l.events = append(l.events, ev)
-	l.mu.Unlock()
-	l.ch <- ev
-}
-
-func (l *eventLog) wait(t *testing.T, kind resolver.EventKind) resolver.Event {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case ev := <-l.ch:
-			if ev.Kind == kind {
-				return ev
-			}
-		case <-deadline:
-			t.Fatalf("no %s event within 10s", kind)
-		}
-	}
-}
-
-func newResolver(t *testing.T, clock *testenv.FakeClock, events *eventLog, store cache.Store, sources ...resolver.Source) *resolver.Resolver {
+func newResolver(t *testing.T, clock *testenv.FakeClock, events *testenv.Events, store cache.Store, sources ...resolver.Source) *resolver.Resolver {
 	t.Helper()
 	cfg := resolver.Config{Sources: sources, Clock: clock, Store: store, RetryMin: time.Second, RetryMax: 8 * time.Second}
 	if events != nil {
-		cfg.OnEvent = events.add
+		cfg.OnEvent = events.Add
 	}
 	r, err := resolver.New(context.Background(), cfg)
 	if err != nil {

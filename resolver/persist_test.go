@@ -91,7 +91,7 @@ func TestLoginRequiredClearsOnlyTheDeadToken(t *testing.T) {
 	clock := testenv.NewFakeClock(t0)
 	store := cache.NewMemory()
 	p := &rotatingProvider{clock: clock, life: time.Hour, valid: map[string]bool{}}
-	events := newEventLog()
+	events := testenv.NewEvents()
 	r := newResolver(t, clock, events, store, p.source("oauth"))
 	login(t, r, p)
 	delete(p.valid, "rt-login-1") // the provider revoked it
@@ -100,7 +100,7 @@ func TestLoginRequiredClearsOnlyTheDeadToken(t *testing.T) {
 	if !errors.Is(err, resolver.ErrLoginRequired) {
 		t.Fatalf("err = %v, want login required", err)
 	}
-	events.wait(t, resolver.EventLoginRequired)
+	events.Wait(t, resolver.EventLoginRequired)
 	data, err := store.Get(context.Background(), "oauth")
 	if err != nil {
 		t.Fatalf("the record was lost: %v", err)

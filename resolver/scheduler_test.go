@@ -26,7 +26,7 @@ func TestStaleServesEveryoneWhileOneRefreshRuns(t *testing.T) {
 		}
 		return first(ctx, prev, n)
 	}
-	events := newEventLog()
+	events := testenv.NewEvents()
 	r := newResolver(t, clock, events, nil, src)
 	old := mustResolve(t, r)
 
@@ -50,8 +50,8 @@ func TestStaleServesEveryoneWhileOneRefreshRuns(t *testing.T) {
 		t.Fatalf("fetches = %d, want 1 initial + exactly 1 refresh", got)
 	}
 	close(release)
-	events.wait(t, resolver.EventRefreshed) // the initial fetch
-	events.wait(t, resolver.EventRefreshed)
+	events.Wait(t, resolver.EventRefreshed) // the initial fetch
+	events.Wait(t, resolver.EventRefreshed)
 	if c := mustResolve(t, r); c == old {
 		t.Fatal("still serving the old credential after the refresh")
 	}
@@ -120,14 +120,14 @@ func TestFailedRefreshKeepsOldCredentialAndBacksOff(t *testing.T) {
 		}
 		return good(ctx, prev, n)
 	}
-	events := newEventLog()
+	events := testenv.NewEvents()
 	r := newResolver(t, clock, events, nil, src)
 	old := mustResolve(t, r)
-	events.wait(t, resolver.EventRefreshed)
+	events.Wait(t, resolver.EventRefreshed)
 	failing.Store(true)
 
 	clock.Advance(55 * time.Minute) // the refresh timer fires
-	ev := events.wait(t, resolver.EventRefreshFailed)
+	ev := events.Wait(t, resolver.EventRefreshFailed)
 	var gaps []time.Duration
 	last := clock.Now()
 	for range 4 {
@@ -140,7 +140,7 @@ func TestFailedRefreshKeepsOldCredentialAndBacksOff(t *testing.T) {
 		gaps = append(gaps, ev.NextRetry.Sub(last))
 		last = ev.NextRetry
 		clock.Advance(ev.NextRetry.Sub(clock.Now()))
-		ev = events.wait(t, resolver.EventRefreshFailed)
+		ev = events.Wait(t, resolver.EventRefreshFailed)
 	}
 	for i := 1; i < len(gaps); i++ {
 		if gaps[i] <= gaps[i-1]*5/4 {
@@ -153,7 +153,7 @@ func TestFailedRefreshKeepsOldCredentialAndBacksOff(t *testing.T) {
 	}
 	failing.Store(false)
 	clock.Advance(ev.NextRetry.Sub(clock.Now()))
-	events.wait(t, resolver.EventRefreshed)
+	events.Wait(t, resolver.EventRefreshed)
 	if c := mustResolve(t, r); c == old {
 		t.Fatal("not recovered after the upstream came back")
 	}
@@ -239,16 +239,16 @@ func TestRefreshTimerTiming(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := testenv.NewFakeClock(t0)
 			src := &fakeSource{name: "s", fetch: tokenAt(clock, tc.life)}
-			events := newEventLog()
+			events := testenv.NewEvents()
 			r := newResolver(t, clock, events, nil, src)
 			mustResolve(t, r)
-			events.wait(t, resolver.EventRefreshed)
+			events.Wait(t, resolver.EventRefreshed)
 			clock.Advance(tc.refreshAt - time.Millisecond)
 			if n := src.calls.Load(); n != 1 {
 				t.Fatalf("refreshed early: %d fetches", n)
 			}
 			clock.Advance(time.Millisecond)
-			events.wait(t, resolver.EventRefreshed)
+			events.Wait(t, resolver.EventRefreshed)
 			if n := src.calls.Load(); n != 2 {
 				t.Fatalf("fetches = %d at refresh time, want 2", n)
 			}
@@ -295,10 +295,10 @@ func TestCloseWaitsForInflightRefresh(t *testing.T) {
 		}
 		return inner(ctx, prev, n)
 	}
-	events := newEventLog()
+	events := testenv.NewEvents()
 	r := newResolver(t, clock, events, store, src)
 	mustResolve(t, r)
-	events.wait(t, resolver.EventRefreshed)
+	events.Wait(t, resolver.EventRefreshed)
 	go clock.Advance(56 * time.Minute)
 	<-started
 	closed := make(chan struct{})
