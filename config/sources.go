@@ -8,8 +8,6 @@ import (
 	"github.com/credchain/credchain/apikey"
 	"github.com/credchain/credchain/fdsource"
 	"github.com/credchain/credchain/oauthpkce"
-	"github.com/credchain/credchain/providers/aws"
-	"github.com/credchain/credchain/providers/gcp"
 	"github.com/credchain/credchain/resolver"
 )
 
@@ -48,27 +46,8 @@ func (s *Settings) newSource(ctx context.Context, name string, cfg *resolver.Con
 			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		return src, nil
-	case SourceBedrock:
-		if cfg.Signers == nil {
-			cfg.Signers = map[resolver.Kind]resolver.Signer{}
-		}
-		cfg.Signers[resolver.KindAWS] = aws.NewSigner()
-		a := s.AWS
-		return aws.New(aws.Options{
-			Enabled: a.Enabled, Profile: a.Profile, Region: a.Region,
-			RoleARN: a.RoleARN, RoleSessionName: a.RoleSessionName,
-			AuthRefresh: a.AuthRefresh, CredentialExport: a.CredentialExport, CommandTimeout: a.AuthRefreshTimeout,
-			Output: s.commandOutput(), Getenv: s.getenv,
-			EnableVariable: v.UseBedrock, BearerTokenVariable: v.BedrockBearerToken,
-		}), nil
-	case SourceVertex:
-		g := s.GCP
-		return gcp.New(gcp.Options{
-			Enabled: g.Enabled, Project: g.Project, Region: g.Region,
-			CredentialsFile: g.CredentialsFile, TokenURL: g.TokenURL, Scopes: g.Scopes,
-			AuthRefresh: g.AuthRefresh, CommandTimeout: g.AuthRefreshTimeout,
-			Output: s.commandOutput(), Getenv: s.getenv, EnableVariable: v.UseVertex,
-		}), nil
+	case SourceBedrock, SourceVertex:
+		return s.newCloudSource(ctx, name, cfg)
 	}
 	return nil, fmt.Errorf("config: unknown source %q", name)
 }

@@ -67,6 +67,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // Run runs the command line args and returns the exit code.
 func (a *App) Run(ctx context.Context, args []string) int {
 	root := newRootCmd(a)
+	root.PersistentPreRunE = a.cloudHandover(args) // lean build only: see cloud_handover.go
 	root.SetArgs(args)
 	root.SetIn(a.In)
 	root.SetOut(a.Out)
