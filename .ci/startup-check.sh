@@ -16,9 +16,14 @@
 #     D-Bus, no nscd, no network), no process started, no file opened under
 #     HOME but credchain's own settings file (so no store, no ~/.aws, no
 #     gcloud files are read), and the key is printed.
+#  4. The lean build (-tags credchain_lean): no AWS or Google SDK package
+#     initialises, the same system-call rules hold, and with bedrock turned
+#     on it hands the command over to credchain-cloud (the full build next
+#     to it), or fails naming it when it is missing.
 #
-# Usage: .ci/startup-check.sh            (builds ./cmd/credchain)
-#        CREDCHAIN_BIN=path .ci/startup-check.sh   (checks that binary)
+# Usage: .ci/startup-check.sh            (builds ./cmd/credchain, both ways)
+#        CREDCHAIN_BIN=full CREDCHAIN_LEAN_BIN=lean .ci/startup-check.sh
+#        (checks those binaries; credchain-cloud must sit next to lean)
 # Installs strace and dbus (dbus-run-session) from Debian if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +60,10 @@ for p in $importers; do
 		fail "$p imports a cloud SDK directly; only providers/aws and providers/gcp may (keep SDK types out of the start-up path)"
 	fi
 done
+bad=$(go list -deps -tags credchain_lean ./cmd/credchain | grep -E "$sdk_re" || true)
+if [ -n "$bad" ]; then
+	fail "the lean build (-tags credchain_lean) links cloud SDK packages: $(echo "$bad" | head -5 | tr '\n' ' ')"
+fi
 bad=$(echo "$deps" | awk '{print $1}' | grep -E "$forbidden_re" || true)
 if [ -n "$bad" ]; then
 	fail "the credchain binary links modules that must stay out of it: $(echo "$bad" | head -5 | tr '\n' ' ')"
@@ -87,6 +96,16 @@ if [ -z "$bin" ]; then
 	step "building credchain"
 	go build -trimpath -o "$work/credchain" ./cmd/credchain
 	bin=$work/credchain
+fi
+# The lean build (-tags credchain_lean) with the full build next to it as
+# credchain-cloud, as they are installed together.
+lean_bin=${CREDCHAIN_LEAN_BIN:-}
+if [ -z "$lean_bin" ]; then
+	step "building the lean credchain and credchain-cloud"
+	mkdir -p "$work/lean"
+	go build -trimpath -tags credchain_lean -o "$work/lean/credchain" ./cmd/credchain
+	cp "$bin" "$work/lean/credchain-cloud"
+	lean_bin=$work/lean/credchain
 fi
 
 # A HOME where every cloud SDK and store would find something to read.
@@ -160,6 +179,44 @@ step "system calls with no bus and dbus-launch on PATH"
 "${run_env[@]}" strace -f -qq -o "$work/nobus.trace" -e trace=connect,execve,open,openat \
 	"$bin" token >"$work/nobus.out" 2>"$work/nobus.err" || fail "without a bus: credchain token failed: $(head -5 "$work/nobus.err")"
 check_trace "without a bus" "$work/nobus.trace" "$work/nobus.out"
+
+# ------------------------------------------------------------ 4. lean build
+step "lean build: no cloud SDK initialises"
+if ! "${run_env[@]}" GODEBUG=inittrace=1 "$lean_bin" token >"$work/lean-init.out" 2>"$work/lean-init.err"; then
+	fail "lean build: credchain token failed: $(grep -v '^init ' "$work/lean-init.err" | head -5)"
+fi
+[ "$(cat "$work/lean-init.out")" = "$key" ] || fail "lean build: credchain token did not print the environment key"
+bad=$(awk '$1 == "init" { print $2 }' "$work/lean-init.err" | grep -E "$sdk_re|$forbidden_re" || true)
+if [ -n "$bad" ]; then
+	fail "lean build: cloud SDK packages initialise in credchain token (something outside config/sources_cloud.go links providers/aws or providers/gcp?): $(echo "$bad" | head -5 | tr '\n' ' ')"
+fi
+step "lean build: system calls"
+"${run_env[@]}" dbus-run-session -- strace -f -qq -o "$work/lean.trace" -e trace=connect,execve,open,openat \
+	"$lean_bin" token >"$work/lean.out" 2>"$work/lean.err" || fail "lean build: credchain token failed: $(head -5 "$work/lean.err")"
+bin_saved=$bin
+bin=$lean_bin
+check_trace "lean build" "$work/lean.trace" "$work/lean.out"
+bin=$bin_saved
+
+step "lean build: bedrock turned on hands over to credchain-cloud"
+bearer="bedrock-startup-check-$RANDOM$RANDOM"
+lean_cloud=(env -i PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME="$home"
+	CLAUDE_CODE_USE_BEDROCK=1 AWS_BEARER_TOKEN_BEDROCK="$bearer" AWS_REGION=us-east-1
+	AWS_EC2_METADATA_DISABLED=true DBUS_SESSION_BUS_ADDRESS=disabled:)
+if ! "${lean_cloud[@]}" strace -f -qq -o "$work/handover.trace" -e trace=execve "$lean_bin" token >"$work/handover.out" 2>"$work/handover.err"; then
+	fail "lean build with bedrock on: credchain token failed: $(head -5 "$work/handover.err")"
+fi
+[ "$(cat "$work/handover.out")" = "$bearer" ] || fail "lean build with bedrock on: credchain token did not print the Bedrock bearer token"
+grep -qF "execve(\"$(dirname "$lean_bin")/credchain-cloud\"" "$work/handover.trace" ||
+	fail "lean build with bedrock on: credchain-cloud was not run"
+mv "$(dirname "$lean_bin")/credchain-cloud" "$work/cloud.away"
+if "${lean_cloud[@]}" "$lean_bin" token >"$work/nocloud.out" 2>"$work/nocloud.err"; then
+	fail "lean build with bedrock on and no credchain-cloud: credchain token succeeded"
+fi
+grep -q "credchain-cloud" "$work/nocloud.err" ||
+	fail "lean build with bedrock on and no credchain-cloud: the error does not name credchain-cloud: $(head -3 "$work/nocloud.err")"
+[ -s "$work/nocloud.out" ] && fail "lean build with bedrock on and no credchain-cloud: something was printed on stdout"
+mv "$work/cloud.away" "$(dirname "$lean_bin")/credchain-cloud"
 
 if [ "$failures" -gt 0 ]; then
 	echo "startup-check: $failures check(s) failed; see docs/performance.md (Start-up)" >&2
