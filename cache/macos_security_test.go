@@ -11,6 +11,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -409,7 +410,29 @@ func TestMacSecurityContract(t *testing.T) {
 			t.Errorf("item %q holds bytes security would print as hex: %q", k, v)
 		}
 	}
-	sec.assertNoSecretInArgv([]byte("from A"), []byte("from B"), []byte("tab\there"))
+
+	// Start-up prefetch reads every record in parallel, one security
+	// process each, like any other backend.
+	long := bytes.Repeat([]byte("L"), 6000)
+	if err := a.Set(ctx, "split", long); err != nil {
+		t.Fatal(err)
+	}
+	n := len(sec.calls())
+	p := cache.StartPrefetch(ctx, a, []string{"shared", "split", "missing"})
+	for key, want := range map[string][]byte{"shared": []byte("from A"), "split": long} {
+		if v, err := p.Wait(ctx, key); err != nil || !bytes.Equal(v, want) {
+			t.Errorf("prefetched %q: %d bytes, %v", key, len(v), err)
+		}
+	}
+	if _, err := p.Wait(ctx, "missing"); !errors.Is(err, cache.ErrNotFound) {
+		t.Errorf("prefetched a missing record: %v; want ErrNotFound", err)
+	}
+	for _, c := range sec.since(n) {
+		if c.argv[0] != "find-generic-password" {
+			t.Errorf("prefetch ran %v", c)
+		}
+	}
+	sec.assertNoSecretInArgv([]byte("from A"), []byte("from B"), []byte("tab\there"), long)
 }
 
 // TestMacSecurityLongRecord: a record longer than a `security -i` line is
@@ -631,16 +654,18 @@ func TestMacSecurityAutoAndMissing(t *testing.T) {
 	testenv.Hermetic(t)
 	t.Setenv("PASSWORD_STORE_DIR", t.TempDir())
 	sec := newStandIn(t)
-	_, err := cache.OpenBroken(context.Background(), cache.Options{Dir: t.TempDir()}, "keyctl", "refused")
-	if !errors.Is(err, cache.ErrNoBackend) || !strings.Contains(err.Error(), "macos-security: macOS only") {
-		t.Fatalf("auto off macOS: %v; want ErrNoBackend listing macos-security as macOS only", err)
-	}
-	if c := sec.calls(); len(c) != 0 {
-		t.Fatalf("auto ran security off macOS: %v", c)
+	if runtime.GOOS != "darwin" { // on macOS auto may rightly pick it
+		_, err := cache.OpenBroken(context.Background(), cache.Options{Dir: t.TempDir()}, "keyctl", "refused")
+		if !errors.Is(err, cache.ErrNoBackend) || !strings.Contains(err.Error(), "macos-security: macOS only") {
+			t.Fatalf("auto off macOS: %v; want ErrNoBackend listing macos-security as macOS only", err)
+		}
+		if c := sec.calls(); len(c) != 0 {
+			t.Fatalf("auto ran security off macOS: %v", c)
+		}
 	}
 
 	t.Setenv("PATH", t.TempDir())
-	_, err = cache.Open(context.Background(), cache.Options{Backend: "macos-security", Dir: t.TempDir()})
+	_, err := cache.Open(context.Background(), cache.Options{Backend: "macos-security", Dir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "security program is not on PATH") || !strings.Contains(err.Error(), "/usr/bin/security") {
 		t.Fatalf("no security program: %v", err)
 	}
