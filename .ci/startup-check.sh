@@ -5,8 +5,9 @@
 #
 #  1. Import graph (go list -deps): the library packages of that path
 #     (resolver, cache, apikey, fdsource, oauthpkce) link no AWS or Google
-#     SDK, and in the credchain binary only providers/aws and providers/gcp
-#     import those SDKs. Modules that must never be linked into the binary
+#     SDK, in the credchain binary only providers/aws and providers/gcp
+#     import those SDKs, and the lean build (-tags credchain_lean) links
+#     none of them. Modules that must never be linked into the binary
 #     at all (browser automation, telemetry, TUI, gRPC, ...) are not.
 #  2. Package init (GODEBUG=inittrace=1): 99designs/keyring's init does not
 #     probe D-Bus (upstream's does; see third_party/keyring/PATCHES.md) and

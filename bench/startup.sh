@@ -11,10 +11,13 @@
 #   hyperfine passes over all commands, each with WARMUP (default 3) runs.
 #
 # Installs hyperfine and gh from Debian's packages if they are missing (needs
-# root and apt-get). Builds two credchain binaries: the default
+# root and apt-get). Builds three credchain binaries: the default
 # `go build -trimpath -ldflags='-s -w'` (cgo on when a C compiler is around,
-# so the binary is dynamically linked) and the release build, the same with
-# CGO_ENABLED=0 (as .ci/crossbuild.sh builds releases).
+# so the binary is dynamically linked; rows "credchain"), the release build,
+# the same with CGO_ENABLED=0 (as scripts/release.sh builds; rows "static"),
+# and the lean build, the release build with -tags credchain_lean (no AWS or
+# Google SDK; rows "lean"), installed next to the full one as
+# credchain-cloud.
 #
 # Every command runs under `env -i` with only PATH, HOME, the variables its
 # case needs and, when set by the caller, DBUS_SESSION_BUS_ADDRESS and
@@ -34,7 +37,7 @@ while getopts 'r:w:n:o:h' opt; do
 	n) rounds=$OPTARG ;;
 	o) out=$OPTARG ;;
 	*)
-		sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
 		[ "$opt" = h ] && exit 0 || exit 2
 		;;
 	esac
@@ -74,6 +77,10 @@ chmod 700 "$home"
 echo "startup.sh: building in $work" >&2
 go build -trimpath -ldflags='-s -w' -o "$bin/credchain" ./cmd/credchain
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$bin/credchain-static" ./cmd/credchain
+# The lean build (no AWS or Google SDK) with the full one next to it.
+mkdir -p "$bin/lean"
+CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -tags credchain_lean -o "$bin/lean/credchain" ./cmd/credchain
+cp "$bin/credchain-static" "$bin/lean/credchain-cloud"
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$bin/bare" ./bench/bare
 go build -trimpath -o "$bin/seed" ./bench/seed
 
@@ -133,6 +140,9 @@ add "credchain file" "$bin/credchain --config $work/file.yaml token"
 add "static env" "$bin/credchain-static token"
 add "static plaintext" "$bin/credchain-static --config $work/plaintext.yaml token"
 add "static file" "$bin/credchain-static --config $work/file.yaml token"
+add "lean env" "$bin/lean/credchain token"
+add "lean plaintext" "$bin/lean/credchain --config $work/plaintext.yaml token"
+add "lean file" "$bin/lean/credchain --config $work/file.yaml token"
 add "gh auth token" "$(command -v gh) auth token"
 
 # On a shared machine the load drifts while hyperfine works through one
@@ -193,7 +203,7 @@ print("|---|---:|---:|---:|---:|---:|---:|---|")
 for name, r in res.items():
     med = r["median"]
     goal = ""
-    if name.startswith(("credchain", "static")):
+    if name.startswith(("credchain", "static", "lean")):
         ok = [med <= 0.030, med <= 3 * bare, med <= gh / 2]
         goal = "met" if all(ok) else "missed: " + ", ".join(
             w for w, o in zip(["30 ms", "3× bare", "½ gh"], ok) if not o)
