@@ -63,8 +63,9 @@ const macSecurityName = "macos-security"
 
 const (
 	// securityMaxLine is the longest write line sent to `security -i`,
-	// newline included: its buffer is 4096 bytes (MAX_LINE_LEN); 4032 is the
-	// bound Claude Code uses, which leaves room for its own prompt handling.
+	// newline included: its buffer is 4096 bytes (MAX_LINE_LEN), and a line
+	// that fills it is cut. 4032 is the bound Claude Code uses; the margin
+	// costs nothing.
 	securityMaxLine = 4032
 	// securityMaxChunks bounds a record to about 120 KiB: past that the
 	// Keychain is the wrong place and the error says so.
