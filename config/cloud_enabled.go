@@ -2,7 +2,8 @@ package config
 
 import (
 	"errors"
-	"strings"
+
+	"github.com/credchain/credchain/resolver"
 )
 
 // ErrCloudSourcesNotBuiltIn is wrapped by Build in a lean build (-tags
@@ -20,24 +21,14 @@ func (s *Settings) EnabledCloudSources() []string {
 	for _, name := range s.chain {
 		switch name {
 		case SourceBedrock:
-			if s.AWS.Enabled || switchedOn(s.getenv(s.Variables.UseBedrock)) {
+			if s.AWS.Enabled || resolver.Truthy(s.getenv(s.Variables.UseBedrock)) {
 				on = append(on, name)
 			}
 		case SourceVertex:
-			if s.GCP.Enabled || switchedOn(s.getenv(s.Variables.UseVertex)) {
+			if s.GCP.Enabled || resolver.Truthy(s.getenv(s.Variables.UseVertex)) {
 				on = append(on, name)
 			}
 		}
 	}
 	return on
-}
-
-// switchedOn is the sources' reading of an enabling variable: 1, true, yes
-// or on, in any case.
-func switchedOn(v string) bool {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "1", "true", "yes", "on":
-		return true
-	}
-	return false
 }
