@@ -48,6 +48,12 @@ func (p *Prefetch) Wait(ctx context.Context, key string) ([]byte, error) {
 	}
 }
 
+// Has reports whether key was part of the prefetch.
+func (p *Prefetch) Has(key string) bool {
+	_, ok := p.results[key]
+	return ok
+}
+
 // Done returns a channel closed when the read for key has finished (closed
 // at once for a key that was not prefetched).
 func (p *Prefetch) Done(key string) <-chan struct{} {

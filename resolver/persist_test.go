@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,5 +190,40 @@ func TestDamagedRecordIsNotServed(t *testing.T) {
 	}
 	if data, _ := store.Get(context.Background(), "oauth"); string(data) != "{not json" {
 		t.Fatal("the damaged record was modified by a failed operation")
+	}
+}
+
+// countingStore counts reads.
+type countingStore struct {
+	*cache.Memory
+	gets atomic.Int32
+}
+
+func (s *countingStore) Get(ctx context.Context, key string) ([]byte, error) {
+	s.gets.Add(1)
+	return s.Memory.Get(ctx, key)
+}
+
+// A stored login below a source that already applies (an environment key)
+// is not read at start-up, so a short run never opens the keychain for it;
+// it is read when something asks (status).
+func TestNoPrefetchBelowAnApplyingSource(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := &countingStore{Memory: cache.NewMemory()}
+	rec, _ := resolver.EncodeRecord(&resolver.Credential{Source: "oauth", Kind: resolver.KindBearer,
+		Token: resolver.NewSecret("stored-access-token-xxxx"), Expiry: t0.Add(time.Hour)}, t0)
+	_ = store.Set(context.Background(), "oauth", rec)
+	env := probingSource{staticSource("api-key", "sk-env")}
+	oauth := &fakeSource{name: "oauth", persistent: true, fetch: tokenAt(clock, time.Hour)}
+	r := newResolver(t, clock, nil, store, env, oauth)
+	if c := mustResolve(t, r); c.Source != "api-key" {
+		t.Fatalf("got %v", c)
+	}
+	if n := store.gets.Load(); n != 0 {
+		t.Fatalf("store read %d times although a higher source applies", n)
+	}
+	st := r.Status(context.Background())
+	if !st.Sources[1].Configured || store.gets.Load() != 1 {
+		t.Fatalf("status did not read the shadowed login: %+v (reads %d)", st.Sources[1], store.gets.Load())
 	}
 }

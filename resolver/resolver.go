@@ -100,6 +100,11 @@ func New(ctx context.Context, cfg Config) (*Resolver, error) {
 	root, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r := &Resolver{cfg: cfg, clock: cfg.Clock, window: cfg.RefreshWindow, byName: map[string]*entry{}, root: root, cancel: cancel}
 	var keys []string
+	// Prefetch only what could win: once a source that reads the
+	// environment applies (an API key, a descriptor), stored records below
+	// it are read only if something asks for them, so a short run never
+	// opens a keychain (or prompts for it) for a login it will not use.
+	shadowed := false
 	for _, s := range cfg.Sources {
 		name := s.Name()
 		if name == "" {
@@ -113,19 +118,22 @@ func New(ctx context.Context, cfg Config) (*Resolver, error) {
 		e := &entry{r: r, src: s, name: name, loaded: make(chan struct{})}
 		if p, ok := s.(Persistent); ok && p.Persistent() && cfg.Store != nil {
 			e.persist = true
-			keys = append(keys, name)
+			if !shadowed {
+				keys = append(keys, name)
+			}
 		} else {
 			close(e.loaded)
+			if p, ok := s.(Prober); ok && p.Probe() == nil {
+				shadowed = true
+			}
 		}
 		r.entries = append(r.entries, e)
 		r.byName[name] = e
 	}
 	if len(keys) > 0 {
 		r.prefetch = cache.StartPrefetch(root, cfg.Store, keys)
-		for _, e := range r.entries {
-			if e.persist {
-				go e.load()
-			}
+		for _, k := range keys {
+			r.byName[k].startLoad()
 		}
 	}
 	return r, nil

@@ -43,7 +43,8 @@ type entry struct {
 	src     Source
 	name    string
 	persist bool
-	loaded  chan struct{} // closed once the prefetched record is installed
+	loaded  chan struct{} // closed once the stored record is installed
+	loading sync.Once
 
 	snap atomic.Pointer[snapshot]
 	// refreshing is true from the moment a background refresh is started
@@ -130,6 +131,7 @@ func (e *entry) slow(ctx context.Context) (*Credential, error) {
 	if e.r.closed.Load() {
 		return nil, ErrClosed
 	}
+	e.startLoad()
 	select {
 	case <-e.loaded:
 	case <-ctx.Done():
@@ -403,10 +405,25 @@ func (e *entry) stopTimer() {
 	e.mu.Unlock()
 }
 
-// load installs the prefetched record, if any.
+// startLoad reads the stored record once, in the background: from the
+// start-up prefetch when it was part of it, else from the store now.
+func (e *entry) startLoad() {
+	if !e.persist {
+		return
+	}
+	e.loading.Do(func() { go e.load() })
+}
+
+// load installs the stored record, if any.
 func (e *entry) load() {
 	defer close(e.loaded)
-	data, err := e.r.prefetch.Wait(e.r.root, e.name)
+	var data []byte
+	var err error
+	if e.r.prefetch != nil && e.r.prefetch.Has(e.name) {
+		data, err = e.r.prefetch.Wait(e.r.root, e.name)
+	} else {
+		data, err = e.r.cfg.Store.Get(e.r.root, e.name)
+	}
 	if err != nil {
 		if !errors.Is(err, cache.ErrNotFound) {
 			e.mu.Lock()

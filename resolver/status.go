@@ -106,6 +106,7 @@ func (e *entry) peekConfigured(ctx context.Context) (bool, string) {
 		return true, "shadowed by a higher source"
 	}
 	if e.persist {
+		e.startLoad()
 		select {
 		case <-e.loaded:
 		case <-ctx.Done():
