@@ -7,7 +7,7 @@ GO ?= go
 
 ## build: the credchain binary for this machine, in bin/
 build:
-	$(GO) build -o bin/credchain ./cmd/credchain
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/credchain ./cmd/credchain
 
 ## test: every test with the race detector (CI runs .ci/run, which also
 ## installs the components the tests talk to)

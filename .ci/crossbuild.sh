@@ -30,6 +30,9 @@ for t in "${targets[@]}"; do
 		if ! CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -trimpath -tags credchain_lean -o /dev/null ./cmd/credchain; then
 			failed+=("${t} lean build")
 		fi
+		if ! CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go vet -trimpath -tags credchain_lean ./cmd/credchain ./config; then
+			failed+=("${t} lean vet")
+		fi
 	fi
 	echo "crossbuild: ${goos}/${goarch}: go vet ./..."
 	if ! CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go vet -trimpath ./...; then

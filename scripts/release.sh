@@ -15,7 +15,7 @@
 #   LEAN      1: Linux and macOS archives hold the lean build (-tags
 #             credchain_lean, no cloud SDK, faster start) as credchain and the
 #             full build as credchain-cloud, which it hands Bedrock/Vertex
-#             commands to; default 0: the full build alone as credchain.
+#             commands to (the default); 0: the full build alone as credchain.
 #             Windows archives always hold the full build (the lean build
 #             cannot hand over there).
 set -euo pipefail
@@ -25,7 +25,7 @@ die() { echo "release: $*" >&2; exit 1; }
 
 TARGETS=${TARGETS:-"linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64"}
 DIST=${DIST:-dist}
-LEAN=${LEAN:-0}
+LEAN=${LEAN:-1}
 case $LEAN in 0 | 1) ;; *) die "LEAN must be 0 or 1, got '$LEAN'" ;; esac
 
 in_git=false

@@ -5,9 +5,10 @@
 # bus the Secret Service test starts). Idempotent. It starts no daemon: each
 # test starts its own bus, gnome-keyring-daemon and gpg-agent and kills them.
 #
-# dbus-x11 is removed if present: its dbus-launch makes every process that
-# imports 99designs/keyring (whose init connects to the session bus)
-# autolaunch a dbus-daemon that outlives it.
+# dbus-x11 is removed if present: its dbus-launch makes a process that opens
+# a D-Bus keyring without a session bus autolaunch a dbus-daemon that
+# outlives it (upstream 99designs/keyring even does so in its init;
+# credchain's patched copy only when a keyring is opened).
 
 keyring_setup() {
 	local pkgs=(gnome-keyring libsecret-tools pass gnupg keyutils dbus)
