@@ -31,7 +31,13 @@ type keyringBackend struct {
 	// different keys collide: pass commits every change when the password
 	// store is a git repository, and git allows one commit at a time.
 	writes *sync.Mutex
+	// maxRecord, when set, is the largest value the backend can hold.
+	maxRecord int
 }
+
+// winCredMaxBlob is the Windows Credential Manager's limit on one
+// credential's blob (CRED_MAX_CREDENTIAL_BLOB_SIZE).
+const winCredMaxBlob = 5 * 512
 
 func (b *keyringBackend) lockWrites() func() {
 	if b.writes == nil {
@@ -52,6 +58,11 @@ func (b *keyringBackend) get(key string) (v []byte, err error) {
 }
 
 func (b *keyringBackend) set(key string, value []byte) (err error) {
+	if b.maxRecord > 0 && len(value) > b.maxRecord {
+		// Refused before the write, so the record already stored survives.
+		return fmt.Errorf("record %q is %d bytes; this backend holds at most %d (choose store.backend: file for large records such as AWS session credentials): %w",
+			key, len(value), b.maxRecord, ErrTooLarge)
+	}
 	defer b.lockWrites()()
 	b.thread.do(func() {
 		err = b.kr.Set(keyring.Item{
@@ -142,6 +153,9 @@ func openKeyringBackend(ctx context.Context, o *options, name string) (*store, e
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	be := &keyringBackend{kr: <-opened, o: o, thread: thread}
+	if name == "wincred" {
+		be.maxRecord = winCredMaxBlob
+	}
 	if name == "pass" {
 		be.writes = new(sync.Mutex)
 	}
@@ -171,7 +185,7 @@ func unavailable(name string) string {
 	switch name {
 	case "keychain":
 		if runtime.GOOS == "darwin" {
-			return "keychain: this build has no Keychain support (build with CGO_ENABLED=1)"
+			return "keychain: no native Keychain library in this build (no cgo); macos-security is used instead"
 		}
 		return "keychain: macOS only"
 	case "wincred":

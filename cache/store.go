@@ -19,6 +19,10 @@ var ErrNotFound = errors.New("cache: no stored record")
 // (a locked keychain waiting for a prompt, a hung D-Bus service).
 var ErrTimeout = errors.New("cache: store did not answer in time")
 
+// ErrTooLarge is returned by Set when a record exceeds what the backend can
+// hold (the Windows Credential Manager's 2,560 bytes); nothing is written.
+var ErrTooLarge = errors.New("cache: record too large for the backend")
+
 // Store is a key-value store for credential records.
 type Store interface {
 	// Backend names the backend in use ("secret-service", "file", ...).
