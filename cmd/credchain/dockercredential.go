@@ -124,18 +124,11 @@ func runDockerCredential(ctx context.Context, a *App, cmd *cobra.Command, op str
 	if _, ok := dockerServer(s.Docker.Servers, server); !ok {
 		return dockerProtocolError(a, dockerNotFound)
 	}
-	r, _, err := a.Resolver(ctx, cmd)
+	r, cred, err := resolveToken(ctx, a, cmd, "docker-credential", "a registry secret")
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	cred, err := r.Resolve(ctx)
-	if err != nil {
-		return err
-	}
-	if cred.Token.IsZero() {
-		return fmt.Errorf("docker-credential: source %s gives a credential of kind %s, which has no token to use as a registry secret", cred.Source, cred.Kind)
-	}
 	if op == "erase" {
 		if _, err := r.Invalidate(ctx, cred); err != nil {
 			return fmt.Errorf("docker-credential: erase: refreshing the credential of %s: %w", cred.Source, err)

@@ -123,18 +123,11 @@ func runGitCredential(ctx context.Context, a *App, cmd *cobra.Command, op string
 		// Not ours: no answer, and git asks its next helper or the user.
 		return nil
 	}
-	r, _, err := a.Resolver(ctx, cmd)
+	r, cred, err := resolveToken(ctx, a, cmd, "git-credential", "a git password")
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	cred, err := r.Resolve(ctx)
-	if err != nil {
-		return err
-	}
-	if cred.Token.IsZero() {
-		return fmt.Errorf("git-credential: source %s gives a credential of kind %s, which has no token to use as a git password", cred.Source, cred.Kind)
-	}
 	if op == "erase" {
 		return gitErase(ctx, r, cred, req["password"])
 	}
