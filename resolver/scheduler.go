@@ -84,7 +84,31 @@ func (e *entry) get(ctx context.Context) (*Credential, error) {
 // usable reports whether s may be served at now: the wall-clock timers say
 // so and, as a second line of defence on the slow path, so does the clock.
 func usable(s *snapshot, now time.Time) bool {
-	return s != nil && s.state != stateExpired && !s.cred.ExpiredAt(now)
+	return s != nil && s.state != stateExpired && servable(s.cred, now)
+}
+
+// maxExpiryMargin bounds how long before its expiry a credential stops
+// being handed out.
+const maxExpiryMargin = 10 * time.Second
+
+// usableUntil is when a credential stops being handed out: a little before
+// its expiry — a tenth of its life, at most 10 s (x/oauth2's expiryDelta) —
+// so a caller is never given a token that dies on the wire. Zero: never.
+func usableUntil(c *Credential) time.Time {
+	if c.Expiry.IsZero() {
+		return time.Time{}
+	}
+	margin := maxExpiryMargin
+	if life := c.Expiry.Sub(c.IssuedAt); !c.IssuedAt.IsZero() && life > 0 {
+		margin = min(margin, life/10)
+	}
+	return c.Expiry.Add(-margin)
+}
+
+// servable reports whether c may still be handed out at now.
+func servable(c *Credential, now time.Time) bool {
+	until := usableUntil(c)
+	return until.IsZero() || now.Before(until)
 }
 
 // resolveOnce is get preceded by the source's cheap probe, for chain walks.
@@ -181,8 +205,8 @@ func (e *entry) run(c *fetchCall) {
 		switch {
 		case cred == nil:
 			err = errors.New("source returned no credential")
-		case cred.ExpiredAt(now):
-			err = fmt.Errorf("source returned a credential that expired at %s", cred.Expiry.UTC().Format(time.RFC3339))
+		case !servable(cred, now):
+			err = fmt.Errorf("source returned a credential that expires at %s, too soon to use", cred.Expiry.UTC().Format(time.RFC3339))
 		}
 	}
 	var events []Event
@@ -228,8 +252,8 @@ func (e *entry) run(c *fetchCall) {
 			events = append(events, Event{Kind: EventRefreshFailed, Source: e.name, Err: err, Attempt: e.failures, NextRetry: e.nextRetry})
 		case usable(s, now) && !notConfigured && !loginRequired:
 			delay := e.backoff(err)
-			if !s.cred.Expiry.IsZero() {
-				delay = min(delay, s.cred.Expiry.Sub(now))
+			if until := usableUntil(s.cred); !until.IsZero() {
+				delay = min(delay, until.Sub(now))
 			}
 			e.nextRetry = now.Add(delay)
 			e.armLocked(delay, e.retry)
@@ -296,8 +320,8 @@ func (e *entry) normalize(cred *Credential, now time.Time) *Credential {
 // refreshTime is when a refresh of c should start.
 func (e *entry) refreshTime(c *Credential) time.Time {
 	if !c.RefreshAt.IsZero() {
-		if !c.Expiry.IsZero() && c.Expiry.Before(c.RefreshAt) {
-			return c.Expiry
+		if until := usableUntil(c); !until.IsZero() && until.Before(c.RefreshAt) {
+			return until
 		}
 		return c.RefreshAt
 	}
@@ -323,7 +347,7 @@ func (e *entry) installLocked(cred *Credential, now time.Time) *Credential {
 	if !at.IsZero() && !now.Before(at) {
 		st = stateStale
 	}
-	if cred.ExpiredAt(now) {
+	if !servable(cred, now) {
 		st = stateExpired
 	}
 	snap := &snapshot{cred: cred, state: st, refreshAt: at}
@@ -332,8 +356,8 @@ func (e *entry) installLocked(cred *Credential, now time.Time) *Credential {
 	if st == stateFresh && !at.IsZero() {
 		e.staleAt = e.r.clock.At(at, func() { e.transition(cred, stateStale) })
 	}
-	if st != stateExpired && !cred.Expiry.IsZero() {
-		e.expireAt = e.r.clock.At(cred.Expiry, func() { e.transition(cred, stateExpired) })
+	if until := usableUntil(cred); st != stateExpired && !until.IsZero() {
+		e.expireAt = e.r.clock.At(until, func() { e.transition(cred, stateExpired) })
 	}
 	return cred
 }
@@ -491,7 +515,7 @@ func (e *entry) fetch(ctx context.Context) (cred *Credential, adopted bool, err 
 		// Adopt a peer's credential that is still fresh; also one that is
 		// merely stale when ours is refused, gone or expired (refreshing it
 		// again would only cost a token-endpoint call).
-		if !stored.ExpiredAt(now) && (fresh || rejected != nil || prev == nil || prev.ExpiredAt(now)) {
+		if servable(stored, now) && (fresh || rejected != nil || prev == nil || !servable(prev, now)) {
 			return stored, true, nil
 		}
 		prev = stored

@@ -373,3 +373,44 @@ func TestSystemClockAt(t *testing.T) {
 	clock.At(time.Now().Add(40*time.Millisecond), func() { close(control) })
 	<-control // by now the stopped timer's deadline has passed too
 }
+
+// A credential stops being handed out a little before its expiry — a tenth
+// of its life, at most 10 s — so no caller gets a token that dies on the
+// wire (found by the 8-process login test: a token printed 28 ms before it
+// expired).
+func TestNotServedInItsLastMoments(t *testing.T) {
+	for _, tc := range []struct {
+		life, servedAt, refusedAt time.Duration
+	}{
+		{time.Hour, time.Hour - 11*time.Second, time.Hour - 10*time.Second},
+		{10 * time.Second, 8900 * time.Millisecond, 9 * time.Second},
+	} {
+		t.Run(tc.life.String(), func(t *testing.T) {
+			clock := testenv.NewFakeClock(t0)
+			var failing atomic.Bool
+			good := tokenAt(clock, tc.life)
+			src := &fakeSource{name: "s"}
+			src.fetch = func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
+				if failing.Load() {
+					return nil, errors.New("offline")
+				}
+				return good(ctx, prev, n)
+			}
+			r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, NoBackgroundRefresh: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			old := mustResolve(t, r)
+			failing.Store(true)
+			clock.Set(t0.Add(tc.servedAt))
+			if c := mustResolve(t, r); c != old {
+				t.Fatal("not served before its margin")
+			}
+			clock.Set(t0.Add(tc.refusedAt))
+			if c, err := r.Resolve(context.Background()); err == nil {
+				t.Fatalf("served %v inside its last moments", c)
+			}
+		})
+	}
+}

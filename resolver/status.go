@@ -143,7 +143,7 @@ func (e *entry) describe(ss *SourceStatus) {
 		ss.ExpiresAt = &t
 	}
 	switch {
-	case s.state == stateExpired || c.ExpiredAt(e.r.clock.Now()):
+	case s.state == stateExpired || !servable(c, e.r.clock.Now()):
 		ss.State = "expired"
 	case s.state == stateStale:
 		ss.State = "stale"
