@@ -347,7 +347,12 @@ func parsePasted(s, want string) (code string, authErr *AuthorizeError, err erro
 		}
 		return parseCallback(u.Query(), want)
 	}
-	code, state, hasState := strings.Cut(s, "#")
+	// Split at the last '#': our state (base64url) never contains one,
+	// while a provider's code may (decoded from %23).
+	code, state, hasState := s, "", false
+	if i := strings.LastIndexByte(s, '#'); i >= 0 {
+		code, state, hasState = s[:i], s[i+1:], true
+	}
 	if hasState && subtle.ConstantTimeCompare([]byte(state), []byte(want)) != 1 {
 		return "", nil, ErrStateMismatch
 	}
