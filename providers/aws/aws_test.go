@@ -98,18 +98,6 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-func runs(t *testing.T, path string) int {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Count(string(b), "\n")
-}
-
 func options(o aws.Options) aws.Options {
 	o.HTTPClient = testenv.AWSLoopbackClient()
 	return o
@@ -265,7 +253,7 @@ func TestNoCacheUnderOurs(t *testing.T) {
 	if _, err := src.Fetch(context.Background(), first); err != nil {
 		t.Fatal(err)
 	}
-	if n := runs(t, count); n != 2 {
+	if n := testenv.CountLines(t, count); n != 2 {
 		t.Fatalf("credential_process ran %d times for 2 fetches, want 2", n)
 	}
 }
@@ -280,7 +268,7 @@ func TestRegionMissing(t *testing.T) {
 	if !errors.Is(err, aws.ErrNoRegion) || !strings.Contains(err.Error(), "aws.region") || !strings.Contains(err.Error(), "AWS_REGION") {
 		t.Fatalf("Fetch without a region = %v, want an error naming aws.region and AWS_REGION", err)
 	}
-	if n := runs(t, count); n != 0 {
+	if n := testenv.CountLines(t, count); n != 0 {
 		t.Errorf("awsAuthRefresh ran %d times for a missing region, which no login fixes", n)
 	}
 }
@@ -414,18 +402,18 @@ func TestProactiveRefresh(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", id.AccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", id.SecretAccessKey)
 	clock := testenv.NewFakeClock(time.Now())
-	events := make(chan resolver.Event, 16)
+	events := testenv.NewEvents()
 	store := cache.NewMemory()
 	src := aws.New(options(aws.Options{Region: "us-east-1", RoleARN: id.RoleARN, Now: clock.Now}))
 	r := newResolver(t, resolver.Config{
 		Sources: []resolver.Source{src}, Store: store, Clock: clock,
-		OnEvent: func(ev resolver.Event) { events <- ev },
+		OnEvent: events.Add,
 	})
 	first, err := r.Resolve(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitEvent(t, events, resolver.EventRefreshed)
+	events.Wait(t, resolver.EventRefreshed)
 	if first.Expiry.IsZero() {
 		t.Fatal("assumed-role credentials without an expiry")
 	}
@@ -435,7 +423,7 @@ func TestProactiveRefresh(t *testing.T) {
 		t.Fatal("credentials changed before the refresh window")
 	}
 	clock.Advance(2 * time.Minute)
-	ev := waitEvent(t, events, resolver.EventRefreshed)
+	ev := events.Wait(t, resolver.EventRefreshed)
 	second, err := r.Resolve(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -457,24 +445,6 @@ func TestProactiveRefresh(t *testing.T) {
 	}
 }
 
-func waitEvent(t *testing.T, events <-chan resolver.Event, kind resolver.EventKind) resolver.Event {
-	t.Helper()
-	timeout := time.After(30 * time.Second)
-	for {
-		select {
-		case ev := <-events:
-			if ev.Kind == kind {
-				return ev
-			}
-			if ev.Err != nil {
-				t.Fatalf("event %s: %v", ev.Kind, ev.Err)
-			}
-		case <-timeout:
-			t.Fatalf("no %s event within 30s", kind)
-		}
-	}
-}
-
 // TestSTSUnreachable: a validity check that cannot reach STS (a network
 // that only reaches Bedrock) neither blocks the credentials nor runs the
 // refresh command; the chain's answer is used.
@@ -487,7 +457,7 @@ func TestSTSUnreachable(t *testing.T) {
 	if err != nil || cred.AWS.AccessKeyID != "AKIAEXAMPLEUNCHECKED" || cred.Meta["arn"] != "" {
 		t.Fatalf("Fetch = %v, %v; want the unchecked keys", cred, err)
 	}
-	if n := runs(t, count); n != 0 {
+	if n := testenv.CountLines(t, count); n != 0 {
 		t.Errorf("awsAuthRefresh ran %d times because STS was unreachable; no login fixes a network", n)
 	}
 }

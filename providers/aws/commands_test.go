@@ -126,7 +126,7 @@ func TestAuthRefresh(t *testing.T) {
 		if _, err := src.Fetch(context.Background(), cred); err != nil {
 			t.Fatal(err)
 		}
-		if n := runs(t, count); n != 0 {
+		if n := testenv.CountLines(t, count); n != 0 {
 			t.Fatalf("awsAuthRefresh ran %d times although STS accepted the credentials", n)
 		}
 	})
@@ -141,8 +141,8 @@ func TestAuthRefresh(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Fetch: %v", err)
 		}
-		if cred.Meta["arn"] != alice.UserARN || cred.AWS.SecretAccessKey.Reveal() != alice.SecretAccessKey || runs(t, count) != 1 {
-			t.Fatalf("Fetch = %v (arn %q) after %d runs, want alice's keys after one run", cred, cred.Meta["arn"], runs(t, count))
+		if cred.Meta["arn"] != alice.UserARN || cred.AWS.SecretAccessKey.Reveal() != alice.SecretAccessKey || testenv.CountLines(t, count) != 1 {
+			t.Fatalf("Fetch = %v (arn %q) after %d runs, want alice's keys after one run", cred, cred.Meta["arn"], testenv.CountLines(t, count))
 		}
 		if !strings.Contains(shown.String(), "Successfully logged into Start URL") {
 			t.Errorf("output not shown: %q", shown.String())
@@ -156,13 +156,13 @@ func TestAuthRefresh(t *testing.T) {
 		src := aws.New(options(aws.Options{Region: "us-east-1", AuthRefresh: refreshScript(t, home, count, credentialsFile(alice))}))
 		older := &resolver.Credential{Kind: resolver.KindAWS, Source: aws.Name, AWS: &resolver.AWSKeys{AccessKeyID: "ASIAOLDER", SecretAccessKey: resolver.NewSecret("older")}}
 		cred, err := src.Fetch(context.Background(), older)
-		if err != nil || runs(t, count) != 0 {
-			t.Fatalf("Fetch(prev=older) = %v, %v after %d runs; want the chain's keys unchecked", cred, err, runs(t, count))
+		if err != nil || testenv.CountLines(t, count) != 0 {
+			t.Fatalf("Fetch(prev=older) = %v, %v after %d runs; want the chain's keys unchecked", cred, err, testenv.CountLines(t, count))
 		}
 		// The resolver hands back the credential the API refused.
 		fixed, err := src.Fetch(context.Background(), cred)
-		if err != nil || runs(t, count) != 1 || fixed.Meta["arn"] != alice.UserARN {
-			t.Fatalf("Fetch(prev=refused) = %v, %v after %d runs; want a check, one run, and alice", fixed, err, runs(t, count))
+		if err != nil || testenv.CountLines(t, count) != 1 || fixed.Meta["arn"] != alice.UserARN {
+			t.Fatalf("Fetch(prev=refused) = %v, %v after %d runs; want a check, one run, and alice", fixed, err, testenv.CountLines(t, count))
 		}
 	})
 
@@ -176,8 +176,8 @@ func TestAuthRefresh(t *testing.T) {
 			t.Fatalf("Fetch = %v, want ErrInvalidCredentials naming awsAuthRefresh and STS's answer", err)
 		}
 		_, err = src.Fetch(context.Background(), nil)
-		if err == nil || runs(t, count) != 1 || !strings.Contains(err.Error(), "not run again yet") {
-			t.Fatalf("second Fetch = %v after %d runs, want no second run within the cool-down", err, runs(t, count))
+		if err == nil || testenv.CountLines(t, count) != 1 || !strings.Contains(err.Error(), "not run again yet") {
+			t.Fatalf("second Fetch = %v after %d runs, want no second run within the cool-down", err, testenv.CountLines(t, count))
 		}
 	})
 
@@ -231,8 +231,8 @@ func TestRevokedKeyRecovered(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, body := invoke(t, r.Transport(testenv.LoopbackHTTPClient().Transport), m.URL, strings.NewReader(modelBody))
-	if code != http.StatusOK || runs(t, count) != 1 {
-		t.Fatalf("InvokeModel = %d %s after %d refresh runs, want 200 after exactly one", code, body, runs(t, count))
+	if code != http.StatusOK || testenv.CountLines(t, count) != 1 {
+		t.Fatalf("InvokeModel = %d %s after %d refresh runs, want 200 after exactly one", code, body, testenv.CountLines(t, count))
 	}
 	now, err := r.Resolve(ctx)
 	if err != nil || now.Meta["arn"] != alice.UserARN {
@@ -255,8 +255,8 @@ func TestAuthRefreshWhenTheChainFails(t *testing.T) {
 	login := fmt.Sprintf("echo run >> %q; touch %q", count, marker)
 	src := aws.New(options(aws.Options{Profile: "sso-like", AuthRefresh: login}))
 	cred, err := src.Fetch(context.Background(), nil)
-	if err != nil || cred.Meta["arn"] != alice.UserARN || runs(t, count) != 1 {
-		t.Fatalf("Fetch = %v, %v after %d runs; want alice after one awsAuthRefresh run", cred, err, runs(t, count))
+	if err != nil || cred.Meta["arn"] != alice.UserARN || testenv.CountLines(t, count) != 1 {
+		t.Fatalf("Fetch = %v, %v after %d runs; want alice after one awsAuthRefresh run", cred, err, testenv.CountLines(t, count))
 	}
 }
 
@@ -282,7 +282,7 @@ func TestSharedStoreReuse(t *testing.T) {
 		}
 		got = append(got, cred)
 	}
-	if !got[1].SameSecret(got[0]) || runs(t, count) != 1 {
-		t.Fatalf("second process got %v after %d credential_process runs; want the stored credentials and one run", got[1], runs(t, count))
+	if !got[1].SameSecret(got[0]) || testenv.CountLines(t, count) != 1 {
+		t.Fatalf("second process got %v after %d credential_process runs; want the stored credentials and one run", got[1], testenv.CountLines(t, count))
 	}
 }

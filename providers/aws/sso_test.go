@@ -111,9 +111,9 @@ func TestSSO(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Fetch: %v", err)
 	}
-	if runs(t, count) != 1 || portal.oidcHits.Load() == 0 || cred.Meta["arn"] != alice.UserARN || cred.Meta["provider"] != "SSOProvider" {
+	if testenv.CountLines(t, count) != 1 || portal.oidcHits.Load() == 0 || cred.Meta["arn"] != alice.UserARN || cred.Meta["provider"] != "SSOProvider" {
 		t.Fatalf("Fetch = %v (meta %v) after %d awsAuthRefresh runs and %d SSO-OIDC refreshes; want SSO credentials after one run",
-			cred, cred.Meta, runs(t, count), portal.oidcHits.Load())
+			cred, cred.Meta, testenv.CountLines(t, count), portal.oidcHits.Load())
 	}
 	if d := time.Until(cred.Expiry); d < 59*time.Minute || d > time.Hour {
 		t.Errorf("expires in %v, want the role credentials' hour", d)
@@ -124,7 +124,7 @@ func TestSSO(t *testing.T) {
 	if _, err := src.Fetch(context.Background(), cred); err != nil {
 		t.Fatal(err)
 	}
-	if portal.calls.Load() != before+1 || runs(t, count) != 1 {
-		t.Fatalf("second fetch: %d portal calls, %d runs", portal.calls.Load()-before, runs(t, count))
+	if portal.calls.Load() != before+1 || testenv.CountLines(t, count) != 1 {
+		t.Fatalf("second fetch: %d portal calls, %d runs", portal.calls.Load()-before, testenv.CountLines(t, count))
 	}
 }

@@ -31,18 +31,6 @@ func writeFile(t *testing.T, path string, data []byte) {
 	}
 }
 
-func runs(t *testing.T, path string) int {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Count(string(b), "\n")
-}
-
 // env makes the test hermetic (the metadata server is a dead loopback port
 // unless the test points GCE_METADATA_HOST at a fake) and returns HOME.
 func env(t *testing.T) string {
@@ -215,12 +203,12 @@ func TestProactiveRefresh(t *testing.T) {
 	f := testenv.NewGoogleFake(t)
 	t.Setenv("GCE_METADATA_HOST", f.Host)
 	clock := testenv.NewFakeClock(time.Now())
-	events := make(chan resolver.Event, 16)
+	events := testenv.NewEvents()
 	store := cache.NewMemory()
 	r, err := resolver.New(context.Background(), resolver.Config{
 		Sources: []resolver.Source{gcp.New(options(gcp.Options{}))},
 		Store:   store, Clock: clock,
-		OnEvent: func(ev resolver.Event) { events <- ev },
+		OnEvent: events.Add,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +218,7 @@ func TestProactiveRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitEvent(t, events, resolver.EventRefreshed)
+	events.Wait(t, resolver.EventRefreshed)
 	// Just outside the resolver's window: nothing yet.
 	clock.Advance(first.Expiry.Add(-resolver.DefaultRefreshWindow - time.Second).Sub(clock.Now()))
 	if again, _ := r.Resolve(context.Background()); again != first || f.Calls(testenv.GrantMetadata) != 1 {
@@ -239,7 +227,7 @@ func TestProactiveRefresh(t *testing.T) {
 	// Inside it (4m59s before expiry, where the library would still call
 	// its token fresh): the scheduler refreshes.
 	clock.Advance(2 * time.Second)
-	waitEvent(t, events, resolver.EventRefreshed)
+	events.Wait(t, resolver.EventRefreshed)
 	second, err := r.Resolve(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -253,24 +241,6 @@ func TestProactiveRefresh(t *testing.T) {
 	}
 	if stored, err := resolver.DecodeRecord(data); err != nil || !stored.SameSecret(second) {
 		t.Fatalf("stored %v (%v), want the refreshed token", stored, err)
-	}
-}
-
-func waitEvent(t *testing.T, events <-chan resolver.Event, kind resolver.EventKind) resolver.Event {
-	t.Helper()
-	timeout := time.After(30 * time.Second)
-	for {
-		select {
-		case ev := <-events:
-			if ev.Kind == kind {
-				return ev
-			}
-			if ev.Err != nil {
-				t.Fatalf("event %s: %v", ev.Kind, ev.Err)
-			}
-		case <-timeout:
-			t.Fatalf("no %s event within 30s", kind)
-		}
 	}
 }
 
@@ -288,7 +258,7 @@ func TestAuthRefresh(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n := runs(t, count); n != 0 {
+		if n := testenv.CountLines(t, count); n != 0 {
 			t.Fatalf("gcpAuthRefresh ran %d times with working credentials", n)
 		}
 	})
@@ -307,8 +277,8 @@ func TestAuthRefresh(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Fetch: %v", err)
 		}
-		if !f.IsIssued(cred.Token.Reveal(), testenv.GrantRefreshToken) || runs(t, count) != 1 {
-			t.Fatalf("Fetch = %v after %d runs, want a user token after one run", cred, runs(t, count))
+		if !f.IsIssued(cred.Token.Reveal(), testenv.GrantRefreshToken) || testenv.CountLines(t, count) != 1 {
+			t.Fatalf("Fetch = %v after %d runs, want a user token after one run", cred, testenv.CountLines(t, count))
 		}
 		if !strings.Contains(shown.String(), "Credentials saved to file") {
 			t.Errorf("interactive output not shown: %q", shown.String())
@@ -326,8 +296,8 @@ func TestAuthRefresh(t *testing.T) {
 			t.Fatalf("Fetch = %v, want an error naming gcpAuthRefresh with its output", err)
 		}
 		_, err = src.Fetch(context.Background(), nil)
-		if err == nil || runs(t, count) != 1 {
-			t.Fatalf("second Fetch = %v after %d runs, want a failure without a second run (cool-down)", err, runs(t, count))
+		if err == nil || testenv.CountLines(t, count) != 1 {
+			t.Fatalf("second Fetch = %v after %d runs, want a failure without a second run (cool-down)", err, testenv.CountLines(t, count))
 		}
 	})
 	t.Run("a hanging command is stopped at the timeout", func(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/credchain/credchain/internal/testenv"
 )
 
 func TestRefresherSharesOneRunAndCoolsDown(t *testing.T) {
@@ -40,7 +42,7 @@ func TestRefresherSharesOneRunAndCoolsDown(t *testing.T) {
 	// Wait (with a deadline) for the command to start before opening the
 	// gate, then for everyone to return.
 	deadline := time.Now().Add(10 * time.Second)
-	for runs(t, count) == 0 && time.Now().Before(deadline) {
+	for testenv.CountLines(t, count) == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if err := os.WriteFile(gate, nil, 0o600); err != nil {
@@ -53,16 +55,16 @@ func TestRefresherSharesOneRunAndCoolsDown(t *testing.T) {
 			t.Error("a concurrent caller did not share the run")
 		}
 	}
-	if n := runs(t, count); n != 1 {
+	if n := testenv.CountLines(t, count); n != 1 {
 		t.Fatalf("%d concurrent callers ran the command %d times, want 1", callers, n)
 	}
-	if ran, _ := r.Refresh(context.Background()); ran || runs(t, count) != 1 {
+	if ran, _ := r.Refresh(context.Background()); ran || testenv.CountLines(t, count) != 1 {
 		t.Fatalf("ran again within the cool-down")
 	}
 	mu.Lock()
 	now = now.Add(DefaultCooldown)
 	mu.Unlock()
-	if ran, _ := r.Refresh(context.Background()); !ran || runs(t, count) != 2 {
+	if ran, _ := r.Refresh(context.Background()); !ran || testenv.CountLines(t, count) != 2 {
 		t.Fatalf("did not run after the cool-down")
 	}
 }
@@ -86,16 +88,4 @@ func TestRunKeepsStdoutOutOfErrors(t *testing.T) {
 	if string(out.Stdout) != "SECRET-STDOUT\n" {
 		t.Fatalf("stdout = %q", out.Stdout)
 	}
-}
-
-func runs(t *testing.T, path string) int {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Count(string(b), "\n")
 }
