@@ -129,14 +129,7 @@ func New(opts Options) *Source {
 		opts.EnableVariable = EnvUseVertex
 	}
 	s := &Source{opts: opts}
-	if opts.AuthRefresh != "" {
-		s.refresh = &shell.Refresher{
-			Command:  shell.Command{Setting: SettingAuthRefresh, Line: opts.AuthRefresh, Timeout: opts.CommandTimeout},
-			Cooldown: opts.RefreshCooldown,
-			Now:      opts.Now,
-			Show:     opts.Output,
-		}
-	}
+	s.refresh = shell.NewRefresher(SettingAuthRefresh, opts.AuthRefresh, opts.CommandTimeout, opts.RefreshCooldown, opts.Now, opts.Output)
 	return s
 }
 

@@ -161,6 +161,20 @@ type Refresher struct {
 	lastErr error
 }
 
+// NewRefresher returns the Refresher for a refresh setting, or nil when the
+// setting is empty (nothing to run).
+func NewRefresher(setting, line string, timeout, cooldown time.Duration, now func() time.Time, show io.Writer) *Refresher {
+	if line == "" {
+		return nil
+	}
+	return &Refresher{
+		Command:  Command{Setting: setting, Line: line, Timeout: timeout},
+		Cooldown: cooldown,
+		Now:      now,
+		Show:     show,
+	}
+}
+
 // Refresh runs the command unless a run is in progress (it waits for that
 // one) or one finished less than the cool-down ago (it returns that run's
 // result at once). ran reports whether this call or the one it waited for
