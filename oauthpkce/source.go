@@ -62,9 +62,9 @@ func New(cfg Config) (*Source, error) {
 func (s *Source) Name() string { return s.cfg.Name }
 
 // Persistent implements resolver.Persistent: the login lives in the
-// store. A source with no oauth settings at all keeps nothing, so a chain
-// that resolves from the environment never opens the keychain for it.
-func (s *Source) Persistent() bool { return s.configured() }
+// store. With no oauth settings at all Probe says the source does not apply,
+// so the resolver never opens the keychain for it.
+func (s *Source) Persistent() bool { return true }
 
 // Probe implements resolver.Prober: the source applies once oauth settings
 // exist (whether a login is stored is known only from the store).

@@ -227,3 +227,19 @@ func TestNoPrefetchBelowAnApplyingSource(t *testing.T) {
 		t.Fatalf("status did not read the shadowed login: %+v (reads %d)", st.Sources[1], store.gets.Load())
 	}
 }
+
+// A persistent source whose probe says it does not apply (Bedrock turned
+// off, no OAuth settings) is not read from the store at start-up.
+func TestNoPrefetchForASourceThatDoesNotApply(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := &countingStore{Memory: cache.NewMemory()}
+	off := probingSource{&fakeSource{name: "bedrock", persistent: true, probe: resolver.NotConfigured("CLAUDE_CODE_USE_BEDROCK is not set"), fetch: tokenAt(clock, time.Hour)}}
+	on := &fakeSource{name: "oauth", persistent: true, fetch: tokenAt(clock, time.Hour)}
+	r := newResolver(t, clock, nil, store, off, on)
+	if _, err := r.Resolve(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := store.gets.Load(); n != 2 { // oauth: the prefetch and the read under the lock
+		t.Fatalf("store reads = %d, want 2 (none for the source that is off)", n)
+	}
+}

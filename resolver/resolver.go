@@ -118,7 +118,13 @@ func New(ctx context.Context, cfg Config) (*Resolver, error) {
 		e := &entry{r: r, src: s, name: name, loaded: make(chan struct{})}
 		if p, ok := s.(Persistent); ok && p.Persistent() && cfg.Store != nil {
 			e.persist = true
-			if !shadowed {
+			// A source that says it does not apply (Bedrock turned off, no
+			// OAuth settings) is not prefetched either.
+			applies := true
+			if p, ok := s.(Prober); ok {
+				applies = p.Probe() == nil
+			}
+			if !shadowed && applies {
 				keys = append(keys, name)
 			}
 		} else {

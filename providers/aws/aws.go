@@ -172,10 +172,10 @@ func (s *Source) Probe() error {
 // shared store so other processes reuse them instead of calling STS or
 // running the command again. Secrets that come from the environment
 // (AWS_BEARER_TOKEN_BEDROCK, static AWS_ACCESS_KEY_ID keys) are never copied
-// into the store, and a source that is not turned on keeps nothing (so the
-// keychain is not opened for it).
+// into the store. While the source is turned off the resolver does not read
+// the store for it (its Probe says so).
 func (s *Source) Persistent() bool {
-	if s.Probe() != nil || s.opts.Getenv(s.opts.BearerTokenVariable) != "" {
+	if s.opts.Getenv(s.opts.BearerTokenVariable) != "" {
 		return false
 	}
 	if s.opts.CredentialExport != "" || s.opts.RoleARN != "" {

@@ -146,10 +146,10 @@ func (s *Source) Probe() error {
 }
 
 // Persistent implements resolver.Persistent: access tokens are kept in the
-// shared store, so other processes reuse them until the refresh window. A
-// source that is not turned on keeps nothing (so the keychain is not opened
-// for it).
-func (s *Source) Persistent() bool { return s.Probe() == nil }
+// shared store, so other processes reuse them until the refresh window.
+// While the source is turned off the resolver does not read the store for it
+// (its Probe says so).
+func (s *Source) Persistent() bool { return true }
 
 // Describe implements resolver.Describer with the non-secret settings.
 func (s *Source) Describe() map[string]string {
