@@ -70,3 +70,18 @@ func mustResolve(t *testing.T, r *resolver.Resolver) *resolver.Credential {
 	}
 	return c
 }
+
+// flakySource hands out tokens valid for life, or fails with err while the
+// returned switch is on.
+func flakySource(clock *testenv.FakeClock, life time.Duration, err error) (*fakeSource, *atomic.Bool) {
+	failing := new(atomic.Bool)
+	good := tokenAt(clock, life)
+	src := &fakeSource{name: "s"}
+	src.fetch = func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
+		if failing.Load() {
+			return nil, err
+		}
+		return good(ctx, prev, n)
+	}
+	return src, failing
+}

@@ -111,15 +111,7 @@ func TestFailingFetchIsSharedAndRemembered(t *testing.T) {
 // retries with growing backoff, and shows the failure in events and status.
 func TestFailedRefreshKeepsOldCredentialAndBacksOff(t *testing.T) {
 	clock := testenv.NewFakeClock(t0)
-	var failing atomic.Bool
-	good := tokenAt(clock, time.Hour)
-	src := &fakeSource{name: "s"}
-	src.fetch = func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
-		if failing.Load() {
-			return nil, errors.New("token endpoint answered 503")
-		}
-		return good(ctx, prev, n)
-	}
+	src, failing := flakySource(clock, time.Hour, errors.New("token endpoint answered 503"))
 	events := testenv.NewEvents()
 	r := newResolver(t, clock, events, nil, src)
 	old := mustResolve(t, r)
@@ -166,15 +158,7 @@ func TestFailedRefreshKeepsOldCredentialAndBacksOff(t *testing.T) {
 // the expired credential, even though no timer has fired.
 func TestClockJumpPastExpiryNeverServesExpired(t *testing.T) {
 	clock := testenv.NewFakeClock(t0)
-	var failing atomic.Bool
-	good := tokenAt(clock, time.Hour)
-	src := &fakeSource{name: "s"}
-	src.fetch = func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
-		if failing.Load() {
-			return nil, errors.New("offline")
-		}
-		return good(ctx, prev, n)
-	}
+	src, failing := flakySource(clock, time.Hour, errors.New("offline"))
 	r := newResolver(t, clock, nil, nil, src)
 	old := mustResolve(t, r)
 	failing.Store(true)
@@ -387,15 +371,7 @@ func TestNotServedInItsLastMoments(t *testing.T) {
 	} {
 		t.Run(tc.life.String(), func(t *testing.T) {
 			clock := testenv.NewFakeClock(t0)
-			var failing atomic.Bool
-			good := tokenAt(clock, tc.life)
-			src := &fakeSource{name: "s"}
-			src.fetch = func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
-				if failing.Load() {
-					return nil, errors.New("offline")
-				}
-				return good(ctx, prev, n)
-			}
+			src, failing := flakySource(clock, tc.life, errors.New("offline"))
 			r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, NoBackgroundRefresh: true})
 			if err != nil {
 				t.Fatal(err)
