@@ -526,7 +526,7 @@ func pasteLogin(t *testing.T, src *oauthpkce.Source, user testenv.DexUser, first
 	t.Helper()
 	pr, pw := io.Pipe()
 	t.Cleanup(func() { _ = pw.Close() })
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	open := func(ctx context.Context, authURL string) error {
 		go func() {
 			res, err := testenv.DexPasswordLogin(context.Background(), authURL, user)
@@ -547,23 +547,6 @@ func pasteLogin(t *testing.T, src *oauthpkce.Source, user testenv.DexUser, first
 		t.Fatalf("Login: %v; output %s", err, out.String())
 	}
 	return cred, out.String()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestPasteFlow: redirect=paste sends Dex's out-of-band redirect URI; a

@@ -115,32 +115,15 @@ func browserFIFO(t *testing.T) (script string, nextURL func() string) {
 // proc is a running credchain child.
 type proc struct {
 	cmd      *exec.Cmd
-	out, err *syncBuf
+	out, err *testenv.SyncBuffer
 	stdin    io.WriteCloser
 	done     chan struct{}
 	code     int
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func startCLI(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(testenv.BuildCredchain(t), args...), out: &syncBuf{}, err: &syncBuf{}, done: make(chan struct{})}
+	p := &proc{cmd: exec.Command(testenv.BuildCredchain(t), args...), out: &testenv.SyncBuffer{}, err: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.err
 	stdin, err := p.cmd.StdinPipe()

@@ -36,7 +36,7 @@ type Moto struct {
 	URL string
 
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *logTail
 	done   chan struct{}
 }
 
@@ -75,7 +75,7 @@ func StartMoto(ctx context.Context, noAuthCount int) (*Moto, error) {
 	}
 	cmd.Env = env
 	dieWithTest(cmd)
-	m := &Moto{URL: "http://127.0.0.1:" + portStr, cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
+	m := &Moto{URL: "http://127.0.0.1:" + portStr, cmd: cmd, stderr: &logTail{}, done: make(chan struct{})}
 	cmd.Stdout = m.stderr
 	cmd.Stderr = m.stderr
 	if err := cmd.Start(); err != nil {
@@ -228,12 +228,13 @@ func (m *Moto) iam(ctx context.Context, creds sdkaws.Credentials, form url.Value
 	return out, nil
 }
 
-type syncBuffer struct {
+// logTail keeps the last part of a server's log for error messages.
+type logTail struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *logTail) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.buf.Len() > 64<<10 {
@@ -242,7 +243,7 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *logTail) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := b.buf.String()
