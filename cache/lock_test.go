@@ -3,12 +3,9 @@
 package cache_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,23 +21,7 @@ func TestLockAcrossProcesses(t *testing.T) {
 	dir := t.TempDir()
 	s := openT(t, cache.Options{Backend: "plaintext", Dir: dir})
 
-	child := exec.Command(os.Args[0])
-	child.Env = append(os.Environ(), childEnv+"=lock-holder", "CACHE_TEST_DIR="+dir)
-	stdin, err := child.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pipe, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	child.Stderr = &stderr
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
-	out := bufio.NewReader(pipe)
+	child, stdin, out, stderr := startChild(t, "lock-holder", "CACHE_TEST_DIR="+dir)
 	expect := func(want string) {
 		t.Helper()
 		if line, err := out.ReadString('\n'); err != nil || line != want+"\n" {

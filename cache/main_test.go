@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/testenv"
 )
 
 // childEnv names the role of a re-executed test binary.
@@ -109,4 +111,27 @@ func raceValue(w byte, i int) []byte {
 		v[j] = head[j%len(head)]
 	}
 	return v
+}
+
+// startChild re-executes the test binary in role (see TestMain) with extra
+// environment, and returns its pipes; the child is killed at cleanup.
+func startChild(t *testing.T, role string, env ...string) (*exec.Cmd, io.WriteCloser, *bufio.Reader, *testenv.SyncBuffer) {
+	t.Helper()
+	child := exec.Command(os.Args[0])
+	child.Env = append(append(os.Environ(), childEnv+"="+role), env...)
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &testenv.SyncBuffer{}
+	child.Stderr = stderr
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	return child, stdin, bufio.NewReader(stdout), stderr
 }

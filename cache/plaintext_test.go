@@ -3,12 +3,10 @@
 package cache_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -76,23 +74,8 @@ func TestPlaintextAtomicReplace(t *testing.T) {
 		written[sha256.Sum256(raceValue('c', i))] = true
 	}
 
-	child := exec.Command(os.Args[0])
-	child.Env = append(os.Environ(), childEnv+"=plaintext-writer", "CACHE_TEST_DIR="+dir, "CACHE_TEST_N="+strconv.Itoa(n))
-	stdin, err := child.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	child.Stderr = &stderr
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
-	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "ready\n" {
+	child, stdin, stdout, stderr := startChild(t, "plaintext-writer", "CACHE_TEST_DIR="+dir, "CACHE_TEST_N="+strconv.Itoa(n))
+	if line, err := stdout.ReadString('\n'); err != nil || line != "ready\n" {
 		t.Fatalf("writer child: %q, %v (%s)", line, err, stderr.String())
 	}
 
