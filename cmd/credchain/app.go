@@ -13,6 +13,7 @@ import (
 
 	"github.com/credchain/credchain/config"
 	"github.com/credchain/credchain/resolver"
+	"github.com/credchain/credchain/source/all"
 )
 
 // App is what every command needs from the outside world: the IO streams
@@ -67,7 +68,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // Run runs the command line args and returns the exit code.
 func (a *App) Run(ctx context.Context, args []string) int {
 	root := newRootCmd(a)
-	root.PersistentPreRunE = a.cloudHandover(args) // lean build only: see cloud_handover.go
 	root.SetArgs(args)
 	root.SetIn(a.In)
 	root.SetOut(a.Out)
@@ -109,6 +109,7 @@ func (a *App) Settings(cmd *cobra.Command) (*config.Settings, error) {
 		Interactive: a.Interactive(),
 		Prompt:      a.Prompt,
 		Output:      a.Err,
+		Sources:     all.Sources(),
 	})
 }
 

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/credchain/credchain/config"
 	"github.com/credchain/credchain/oauthpkce"
 	"github.com/credchain/credchain/resolver"
 )
@@ -53,8 +52,8 @@ or neither a terminal nor $BROWSER.`,
 			if err != nil {
 				return err
 			}
-			if !cmd.Flags().Changed("timeout") && s.OAuth.LoginTimeout > 0 {
-				timeout = s.OAuth.LoginTimeout
+			if d, ok := s.Value("oauth.login_timeout").(time.Duration); ok && d > 0 && !cmd.Flags().Changed("timeout") {
+				timeout = d
 			}
 			spin := a.newSpinner()
 			opts := oauthpkce.LoginOptions{Out: a.Err, Paste: a.In, Timeout: timeout, OnWaiting: spin.start}
@@ -103,13 +102,13 @@ func falsy(v string) bool {
 // oauthSource finds the oauth source in the chain.
 func oauthSource(r *resolver.Resolver) (*oauthpkce.Source, error) {
 	for _, s := range r.Sources() {
-		if s.Name() == config.SourceOAuth {
+		if s.Name() == oauthpkce.Name {
 			if o, ok := s.(*oauthpkce.Source); ok {
 				return o, nil
 			}
 		}
 	}
-	return nil, usageErrorf("source %q is not in the chain (setting chain); add it to log in", config.SourceOAuth)
+	return nil, usageErrorf("source %q is not in the chain (setting chain); add it to log in", oauthpkce.Name)
 }
 
 // openBrowser runs $BROWSER with the URL as its argument (as gh and git
