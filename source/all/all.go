@@ -19,6 +19,8 @@ import (
 func Sources() []source.Descriptor {
 	return []source.Descriptor{
 		aws.Descriptor(),
+		aws.AnthropicAWSDescriptor(),
+		aws.MantleDescriptor(),
 		gcp.Descriptor(),
 		apikey.AuthTokenDescriptor(),
 		apikey.APIKeyDescriptor(),
