@@ -9,6 +9,7 @@ import (
 	"github.com/credchain/credchain/fdsource"
 	"github.com/credchain/credchain/oauthpkce"
 	"github.com/credchain/credchain/providers/aws"
+	"github.com/credchain/credchain/providers/foundry"
 	"github.com/credchain/credchain/providers/gcp"
 	"github.com/credchain/credchain/source"
 )
@@ -19,6 +20,7 @@ import (
 func Sources() []source.Descriptor {
 	return []source.Descriptor{
 		aws.Descriptor(),
+		foundry.Descriptor(),
 		aws.AnthropicAWSDescriptor(),
 		aws.MantleDescriptor(),
 		gcp.Descriptor(),
