@@ -36,12 +36,12 @@ const DefaultScope = "https://cognitiveservices.azure.com/.default"
 
 // Environment variables, as Claude Code names them.
 const (
-	EnvUseFoundry  = "CLAUDE_CODE_USE_FOUNDRY"
-	EnvAPIKey      = "ANTHROPIC_FOUNDRY_API_KEY"
-	EnvResource    = "ANTHROPIC_FOUNDRY_RESOURCE"
-	EnvBaseURL     = "ANTHROPIC_FOUNDRY_BASE_URL"
-	EnvSkipAuth    = "CLAUDE_CODE_SKIP_FOUNDRY_AUTH"
-	EnvAuthToken   = "ANTHROPIC_AUTH_TOKEN"
+	EnvUseFoundry = "CLAUDE_CODE_USE_FOUNDRY"
+	EnvAPIKey     = "ANTHROPIC_FOUNDRY_API_KEY"
+	EnvResource   = "ANTHROPIC_FOUNDRY_RESOURCE"
+	EnvBaseURL    = "ANTHROPIC_FOUNDRY_BASE_URL"
+	EnvSkipAuth   = "CLAUDE_CODE_SKIP_FOUNDRY_AUTH"
+	EnvAuthToken  = "ANTHROPIC_AUTH_TOKEN"
 )
 
 // tokenTimeout bounds one token request through the Azure chain: the
