@@ -9,6 +9,7 @@ import (
 	"github.com/credchain/credchain/fdsource"
 	"github.com/credchain/credchain/oauthpkce"
 	"github.com/credchain/credchain/providers/aws"
+	"github.com/credchain/credchain/providers/federation"
 	"github.com/credchain/credchain/providers/foundry"
 	"github.com/credchain/credchain/providers/gcp"
 	"github.com/credchain/credchain/source"
@@ -30,6 +31,7 @@ func Sources() []source.Descriptor {
 		apikey.HelperDescriptor(),
 		apikey.OAuthTokenDescriptor(),
 		fdsource.OAuthTokenDescriptor(),
+		federation.Descriptor(),
 		oauthpkce.Descriptor(),
 	}
 }
