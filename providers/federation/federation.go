@@ -204,12 +204,12 @@ func tail(id string) string {
 // exchangeConfig is one resolved configuration: from a profile or the
 // environment.
 type exchangeConfig struct {
-	mode                           string // "env" or "profile <name>"
-	rule, org                      string
-	serviceAccount, workspace      string
-	tokenFile, tokenFileFrom       string // the path and what named it
-	literal                        bool   // ANTHROPIC_IDENTITY_TOKEN
-	baseURL, baseFrom, scope       string
+	mode                      string // "env" or "profile <name>"
+	rule, org                 string
+	serviceAccount, workspace string
+	tokenFile, tokenFileFrom  string // the path and what named it
+	literal                   bool   // ANTHROPIC_IDENTITY_TOKEN
+	baseURL, baseFrom, scope  string
 }
 
 // config resolves the configuration in Claude Code's order: explicit

@@ -10,6 +10,7 @@ import (
 	"github.com/credchain/credchain/oauthpkce"
 	"github.com/credchain/credchain/providers/aws"
 	"github.com/credchain/credchain/providers/federation"
+	"github.com/credchain/credchain/providers/gateway"
 	"github.com/credchain/credchain/providers/foundry"
 	"github.com/credchain/credchain/providers/gcp"
 	"github.com/credchain/credchain/source"
@@ -20,6 +21,7 @@ import (
 // Order.
 func Sources() []source.Descriptor {
 	return []source.Descriptor{
+		gateway.Descriptor(),
 		aws.Descriptor(),
 		foundry.Descriptor(),
 		aws.AnthropicAWSDescriptor(),
