@@ -10,8 +10,8 @@ import (
 	"github.com/credchain/credchain/oauthpkce"
 	"github.com/credchain/credchain/providers/aws"
 	"github.com/credchain/credchain/providers/federation"
-	"github.com/credchain/credchain/providers/gateway"
 	"github.com/credchain/credchain/providers/foundry"
+	"github.com/credchain/credchain/providers/gateway"
 	"github.com/credchain/credchain/providers/gcp"
 	"github.com/credchain/credchain/source"
 )
