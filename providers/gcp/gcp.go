@@ -105,6 +105,11 @@ type Options struct {
 	// EnableVariable names the variable that turns the source on
 	// (CLAUDE_CODE_USE_VERTEX when empty).
 	EnableVariable string
+	// SkipVariable names the variable that, truthy, makes the source send
+	// no Google token, for a proxy that adds its own credentials
+	// (CLAUDE_CODE_SKIP_VERTEX_AUTH when empty); ANTHROPIC_AUTH_TOKEN is
+	// then forwarded as a bearer token when set.
+	SkipVariable string
 }
 
 // Source is the "vertex" credential source. It is safe for concurrent use.
@@ -128,6 +133,9 @@ func New(opts Options) *Source {
 	if opts.EnableVariable == "" {
 		opts.EnableVariable = EnvUseVertex
 	}
+	if opts.SkipVariable == "" {
+		opts.SkipVariable = EnvSkipVertexAuth
+	}
 	s := &Source{opts: opts}
 	s.refresh = shell.NewRefresher(SettingAuthRefresh, opts.AuthRefresh, opts.CommandTimeout, opts.RefreshCooldown, opts.Now, opts.Output)
 	return s
@@ -149,7 +157,25 @@ func (s *Source) Probe() error {
 // shared store, so other processes reuse them until the refresh window.
 // While the source is turned off the resolver does not read the store for it
 // (its Probe says so).
-func (s *Source) Persistent() bool { return true }
+func (s *Source) Persistent() bool { return !s.skipped() }
+
+// EnvSkipVertexAuth is Claude Code's variable for a proxy that
+// authenticates to Vertex itself.
+const EnvSkipVertexAuth = "CLAUDE_CODE_SKIP_VERTEX_AUTH"
+
+func (s *Source) skipped() bool { return resolver.Truthy(s.opts.Getenv(s.opts.SkipVariable)) }
+
+// skipCredential sends nothing of the source's own, or ANTHROPIC_AUTH_TOKEN
+// for a proxy that wants its own token.
+func (s *Source) skipCredential() *resolver.Credential {
+	meta := map[string]string{"auth": "none (" + s.opts.SkipVariable + ")", "region": s.region()}
+	cred := &resolver.Credential{Kind: resolver.KindNone, Source: Name, Meta: meta}
+	if tok := s.opts.Getenv("ANTHROPIC_AUTH_TOKEN"); tok != "" {
+		meta["auth"] = "ANTHROPIC_AUTH_TOKEN (" + s.opts.SkipVariable + ")"
+		cred.Kind, cred.Token = resolver.KindBearer, resolver.NewSecret(tok)
+	}
+	return cred
+}
 
 // Describe implements resolver.Describer with the non-secret settings.
 func (s *Source) Describe() map[string]string {
@@ -205,6 +231,9 @@ func (s *Source) credentialsFile() (path, setting string) {
 // (unless it ran within the cool-down) and the token is asked for once
 // more.
 func (s *Source) Fetch(ctx context.Context, _ *resolver.Credential) (*resolver.Credential, error) {
+	if s.skipped() {
+		return s.skipCredential(), nil
+	}
 	cred, err := s.fetch(ctx)
 	if err == nil || s.refresh == nil {
 		return cred, err
