@@ -70,7 +70,7 @@ func runExec(ctx context.Context, a *App, cmd *cobra.Command, args []string, ser
 		if err != nil {
 			return err
 		}
-		if env, err = childEnv(a.Environ(), scrubbedVariables(s), cred); err != nil {
+		if env, err = childEnv(a.Environ(), scrubbedVariables(s), cred, exporterOf(r, cred)); err != nil {
 			return err
 		}
 	}
