@@ -139,24 +139,14 @@ func toBool(v any) (any, error) {
 	case bool:
 		return v, nil
 	case string:
-		if resolver.Truthy(v) {
-			return true, nil
+		if b, ok := resolver.ParseBool(v); ok {
+			return b, nil
 		}
-		if falsy(v) {
+		if strings.TrimSpace(v) == "" {
 			return false, nil
 		}
 	}
 	return nil, fmt.Errorf("must be true or false (also 1/0, yes/no, on/off), not %s", describe(v))
-}
-
-// falsy reports whether a boolean setting written as text means false: the
-// counterparts of resolver.Truthy's values, or empty.
-func falsy(s string) bool {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "0", "false", "no", "off", "":
-		return true
-	}
-	return false
 }
 
 func toInt(v any) (any, error) {

@@ -382,76 +382,94 @@ func jsonErrorPosition(data []byte, err error) string {
 // values by full lower-case key, with Claude Code aliases resolved and the
 // ignored Claude Code keys dropped.
 func normalize(path string, raw map[string]any, defs []keyDef) (map[string]any, []error) {
-	leaves := map[string]bool{}
-	children := map[string][]string{} // "" for the top level
+	n := newNormalizer(path, defs)
+	n.walk("", raw)
+	return n.out, n.errs
+}
+
+// normalizer walks a settings file's mapping against the schema.
+type normalizer struct {
+	path       string
+	leaves     map[string]bool
+	children   map[string][]string // "" for the top level
+	alias      map[string]string
+	aliasNames []string
+	ignored    map[string]bool
+
+	out     map[string]any
+	written map[string]string // full key -> how it was written
+	errs    []error
+}
+
+func newNormalizer(path string, defs []keyDef) *normalizer {
+	n := &normalizer{path: path, leaves: map[string]bool{}, children: map[string][]string{}, alias: aliases(defs),
+		ignored: map[string]bool{}, out: map[string]any{}, written: map[string]string{}}
 	for _, d := range defs {
-		leaves[d.name] = true
+		n.leaves[d.name] = true
 		parent, child := "", d.name
 		if i := strings.LastIndex(d.name, "."); i >= 0 {
 			parent, child = d.name[:i], d.name[i+1:]
-			if !slices.Contains(children[""], parent) {
-				children[""] = append(children[""], parent)
+			if !slices.Contains(n.children[""], parent) {
+				n.children[""] = append(n.children[""], parent)
 			}
 		}
-		children[parent] = append(children[parent], child)
-	}
-	alias := aliases(defs)
-	ignored := map[string]bool{}
-	for _, k := range ClaudeCodeIgnoredKeys() {
-		ignored[strings.ToLower(k)] = true
-	}
-	var aliasNames []string
-	for _, d := range defs {
+		n.children[parent] = append(n.children[parent], child)
 		if d.alias != "" {
-			aliasNames = append(aliasNames, d.alias)
+			n.aliasNames = append(n.aliasNames, d.alias)
 		}
 	}
+	for _, k := range ClaudeCodeIgnoredKeys() {
+		n.ignored[strings.ToLower(k)] = true
+	}
+	return n
+}
 
-	out := map[string]any{}
-	written := map[string]string{} // full key -> how it was written
-	var errs []error
-	var walk func(prefix string, m map[string]any)
-	walk = func(prefix string, m map[string]any) {
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			val := m[k]
-			lk := strings.ToLower(k)
-			shown := prefix + k
-			full := prefix + lk
-			if prefix == "" {
-				if target, ok := alias[lk]; ok {
-					full = target
-				} else if ignored[lk] {
-					continue
-				}
-			}
-			if leaves[full] {
-				if prev, dup := written[full]; dup {
-					errs = append(errs, &Error{Origin: path, Key: shown, Msg: fmt.Sprintf("set twice (also as %s); keep one", prev)})
-					continue
-				}
-				written[full] = shown
-				out[full] = val
+func (n *normalizer) fail(key, msg string, allowed []string) {
+	n.errs = append(n.errs, &Error{Origin: n.path, Key: key, Msg: msg, Allowed: allowed})
+}
+
+// walk visits the keys of m, a mapping at prefix ("" or "section.").
+func (n *normalizer) walk(prefix string, m map[string]any) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		lk := strings.ToLower(k)
+		full := prefix + lk
+		if prefix == "" {
+			if target, ok := n.alias[lk]; ok {
+				full = target
+			} else if n.ignored[lk] {
 				continue
 			}
-			if sub, isSection := children[full]; isSection && prefix == "" {
-				switch sm := val.(type) {
-				case map[string]any:
-					walk(full+".", sm)
-				case nil:
-				default:
-					errs = append(errs, &Error{Origin: path, Key: shown, Msg: "must be a mapping with keys", Allowed: sub})
-				}
-				continue
-			}
-			allowed := children[strings.TrimSuffix(prefix, ".")]
-			if prefix == "" {
-				allowed = append(slices.Clone(allowed), aliasNames...)
-			}
-			errs = append(errs, &Error{Origin: path, Key: shown, Msg: "unknown key", Allowed: allowed})
 		}
+		n.visit(prefix, prefix+k, full, m[k])
 	}
-	walk("", raw)
-	return out, errs
+}
+
+// visit takes one key: shown as written, full as resolved.
+func (n *normalizer) visit(prefix, shown, full string, val any) {
+	if n.leaves[full] {
+		if prev, dup := n.written[full]; dup {
+			n.fail(shown, fmt.Sprintf("set twice (also as %s); keep one", prev), nil)
+			return
+		}
+		n.written[full] = shown
+		n.out[full] = val
+		return
+	}
+	if sub, isSection := n.children[full]; isSection && prefix == "" {
+		switch sm := val.(type) {
+		case map[string]any:
+			n.walk(full+".", sm)
+		case nil:
+		default:
+			n.fail(shown, "must be a mapping with keys", sub)
+		}
+		return
+	}
+	allowed := n.children[strings.TrimSuffix(prefix, ".")]
+	if prefix == "" {
+		allowed = append(slices.Clone(allowed), n.aliasNames...)
+	}
+	n.fail(shown, "unknown key", allowed)
 }
 
 // nest turns full dotted keys into the nested maps viper merges, copying

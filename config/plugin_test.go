@@ -91,12 +91,10 @@ func loadWith(env map[string]string, file string, sources ...source.Descriptor) 
 	return config.Load(config.LoadOptions{File: file, Getenv: func(k string) string { return env[k] }, Sources: sources})
 }
 
-// TestNewSourceWithoutTouchingConfig adds a source config does not know, in
-// a test, and checks every part of the descriptor is honoured: its place in
-// the default chain, its settings (file, environment, defaults, variable
-// default, checks, unknown keys), its renameable secret variable, its
-// signer, and that it is built only from the descriptor.
-func TestNewSourceWithoutTouchingConfig(t *testing.T) {
+// loadVault loads settings for every source plus the example one, with
+// its settings in a file and the environment.
+func loadVault(t *testing.T) (*config.Settings, []source.Descriptor) {
+	t.Helper()
 	testenv.Hermetic(t)
 	sources := append(all.Sources(), vaultDescriptor("vault", 305))
 	file := writeConfig(t, "c.yaml", "vault:\n  address: https://vault.test:8200\nvariables:\n  vault_token: MY_VAULT_TOKEN\n")
@@ -106,26 +104,46 @@ func TestNewSourceWithoutTouchingConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, sources
+}
+
+// TestNewSourceWithoutTouchingConfig adds a source config does not know, in
+// a test, and checks the descriptor's settings are honoured: its place in
+// the default chain, its settings (file, environment, defaults, variable
+// default), Enabled, and its renameable secret variable.
+func TestNewSourceWithoutTouchingConfig(t *testing.T) {
+	s, _ := loadVault(t)
 	want := []string{"bedrock", "vertex", "auth-token", "vault", "api-key"}
 	if got := s.Chain(); !slices.Equal(got[:5], want) {
 		t.Errorf("default chain %v, want it to start %v", got, want)
 	}
-	if s.Value("vault.address") != "https://vault.test:8200" || s.Value("vault.mount") != "secret" ||
-		s.Value("vault.ttl") != 1500*time.Millisecond || s.Origin("vault.ttl") != "$VAULT_TTL_MS" {
-		t.Errorf("settings: address %v mount %v ttl %v (%s)", s.Value("vault.address"), s.Value("vault.mount"), s.Value("vault.ttl"), s.Origin("vault.ttl"))
+	for key, want := range map[string]any{"vault.address": "https://vault.test:8200", "vault.mount": "secret", "vault.ttl": 1500 * time.Millisecond} {
+		if got := s.Value(key); got != want {
+			t.Errorf("%s = %v, want %v", key, got, want)
+		}
+	}
+	if s.Origin("vault.ttl") != "$VAULT_TTL_MS" {
+		t.Errorf("origin of vault.ttl = %s", s.Origin("vault.ttl"))
 	}
 	if on := s.EnabledSources(); !slices.Contains(on, "vault") {
 		t.Errorf("EnabledSources = %v, want vault in it", on)
 	}
+	secret := s.SecretVariables()
 	for _, v := range []string{"MY_VAULT_TOKEN", "VAULT_TOKEN", "ANTHROPIC_API_KEY", "CREDCHAIN_API_KEY_HELPER"} {
-		if !slices.Contains(s.SecretVariables(), v) {
-			t.Errorf("SecretVariables() = %v, lacks %s", s.SecretVariables(), v)
+		if !slices.Contains(secret, v) {
+			t.Errorf("SecretVariables() = %v, lacks %s", secret, v)
 		}
 	}
-	if slices.Contains(s.SecretVariables(), "VAULT_TTL_MS") {
-		t.Errorf("SecretVariables() = %v: VAULT_TTL_MS is not secret", s.SecretVariables())
+	if slices.Contains(secret, "VAULT_TTL_MS") {
+		t.Errorf("SecretVariables() = %v: VAULT_TTL_MS is not secret", secret)
 	}
+}
 
+// TestNewSourceIsBuiltAndSigns: Build makes the example source from its
+// descriptor alone, and its signer signs its credentials only (bedrock
+// signs kind aws too).
+func TestNewSourceIsBuiltAndSigns(t *testing.T) {
+	s, _ := loadVault(t)
 	ctx := context.Background()
 	cfg, err := s.Build(ctx)
 	if err != nil {
@@ -139,23 +157,20 @@ func TestNewSourceWithoutTouchingConfig(t *testing.T) {
 	if vs.token != "s.0123456789abcdefWXYZ" || vs.opts.Address != "https://vault.test:8200" || !vs.opts.Enabled || vs.opts.TTL != 1500*time.Millisecond {
 		t.Errorf("vault built with %+v", vs.opts)
 	}
-	// Bedrock and vault both sign kind aws: each credential is signed by
-	// its own source's signer.
 	sg := cfg.Signers[resolver.KindAWS]
-	for _, tc := range []struct{ source, want string }{{"vault", "vault"}} {
-		req, _ := http.NewRequest(http.MethodGet, "https://api.test/", nil)
-		if err := sg.Sign(ctx, req, &resolver.Credential{Kind: resolver.KindAWS, Source: tc.source}); err != nil {
-			t.Fatal(err)
-		}
-		if got := req.Header.Get("X-Signed-By"); got != tc.want {
-			t.Errorf("credential of %s signed by %q, want %q", tc.source, got, tc.want)
-		}
-	}
 	req, _ := http.NewRequest(http.MethodGet, "https://api.test/", nil)
+	if err := sg.Sign(ctx, req, &resolver.Credential{Kind: resolver.KindAWS, Source: "vault"}); err != nil || req.Header.Get("X-Signed-By") != "vault" {
+		t.Errorf("vault's credential: signed by %q, error %v", req.Header.Get("X-Signed-By"), err)
+	}
+	req, _ = http.NewRequest(http.MethodGet, "https://api.test/", nil)
 	if err := sg.Sign(ctx, req, &resolver.Credential{Kind: resolver.KindAWS, Source: "bedrock"}); err == nil || req.Header.Get("X-Signed-By") != "" {
 		t.Errorf("bedrock's credential was signed by the vault signer (err %v)", err)
 	}
+}
 
+// TestNewSourceKeysListed: Keys lists the example source's settings.
+func TestNewSourceKeysListed(t *testing.T) {
+	_, sources := loadVault(t)
 	keys, err := config.Keys(sources...)
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ import (
 	"github.com/credchain/credchain/config"
 	"github.com/credchain/credchain/oauthpkce"
 	"github.com/credchain/credchain/resolver"
-	"github.com/credchain/credchain/source"
+	"github.com/credchain/credchain/source/all"
 )
 
 func main() {
@@ -43,7 +43,7 @@ func seed(ctx context.Context) error {
 	if token == "" {
 		return errors.New("no access token on stdin")
 	}
-	s, err := config.Load(config.LoadOptions{Sources: []source.Descriptor{oauthpkce.Descriptor()}})
+	s, err := config.Load(config.LoadOptions{Sources: all.Sources()})
 	if err != nil {
 		return err
 	}

@@ -88,14 +88,7 @@ func (a *App) Run(ctx context.Context, args []string) int {
 // Interactive reports whether credchain may prompt: stdin is a terminal,
 // CI is not set, and --non-interactive was not given.
 func (a *App) Interactive() bool {
-	if a.nonInteractive || !a.StdinTTY {
-		return false
-	}
-	switch strings.ToLower(a.Getenv("CI")) {
-	case "", "0", "false", "no", "off":
-		return true
-	}
-	return false
+	return !a.nonInteractive && a.StdinTTY && !ciSet(a.Getenv("CI"))
 }
 
 // Settings loads the settings for cmd: its flags, the environment and the

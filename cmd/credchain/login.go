@@ -83,7 +83,7 @@ func (a *App) loginNonInteractive() string {
 	switch {
 	case a.nonInteractive:
 		return "--non-interactive"
-	case a.Getenv("CI") != "" && !falsy(a.Getenv("CI")):
+	case ciSet(a.Getenv("CI")):
 		return "CI is set"
 	case !a.StdinTTY && a.Getenv("BROWSER") == "":
 		return "no terminal and no $BROWSER"
@@ -91,12 +91,11 @@ func (a *App) loginNonInteractive() string {
 	return ""
 }
 
-func falsy(v string) bool {
-	switch strings.ToLower(v) {
-	case "0", "false", "no", "off":
-		return true
-	}
-	return false
+// ciSet reports whether $CI says this is a CI run: set to anything but a
+// false value (0, false, no, off).
+func ciSet(v string) bool {
+	on, ok := resolver.ParseBool(v)
+	return v != "" && (on || !ok)
 }
 
 // oauthSource finds the oauth source in the chain.
