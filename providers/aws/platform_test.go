@@ -180,8 +180,7 @@ func TestPlatformSigV4VerifiedServerSide(t *testing.T) {
 		{aws.NameMantle, aws.EnvUseMantle, aws.SigningNameMantle, aws.NewMantle, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var srv *apiStandIn
-			srv = newAPIStandIn(t, func(r *http.Request, body []byte) error {
+			srv := newAPIStandIn(t, func(r *http.Request, body []byte) error {
 				var must []string
 				if tc.workspace {
 					if got := r.Header.Get(aws.HeaderWorkspaceID); got != "wrkspc_01TEST" {
