@@ -128,12 +128,9 @@ type Options struct {
 	// SkipVariable names the variable that, when truthy, makes the source
 	// sign nothing, for a proxy that adds its own AWS credentials
 	// (CLAUDE_CODE_SKIP_BEDROCK_AUTH, ..._ANTHROPIC_AWS_AUTH,
-	// ..._MANTLE_AUTH when empty). A token in AuthTokenVariable is then
-	// forwarded as a bearer token, as Claude Code does.
+	// ..._MANTLE_AUTH when empty). ANTHROPIC_AUTH_TOKEN is then forwarded
+	// as a bearer token, as Claude Code does.
 	SkipVariable string
-	// AuthTokenVariable names the variable forwarded to the proxy when the
-	// source skips its own authentication (ANTHROPIC_AUTH_TOKEN when empty).
-	AuthTokenVariable string
 	// WorkspaceID is the workspace of Claude Platform on AWS
 	// (anthropic_aws.workspace_id); empty means ANTHROPIC_AWS_WORKSPACE_ID.
 	// Source anthropic-aws only.
@@ -181,9 +178,6 @@ func newVariant(opts Options, v variant) *Source {
 	}
 	if opts.SkipVariable == "" {
 		opts.SkipVariable = v.skip
-	}
-	if opts.AuthTokenVariable == "" {
-		opts.AuthTokenVariable = EnvAuthToken
 	}
 	if opts.WorkspaceVariable == "" && v.name == NameAnthropicAWS {
 		opts.WorkspaceVariable = EnvAnthropicAWSWorkspaceID

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"strings"
 
+	"github.com/credchain/credchain/providers/internal/skipauth"
 	"github.com/credchain/credchain/resolver"
 )
 
@@ -36,7 +37,7 @@ const (
 	EnvSkipBedrockAuth         = "CLAUDE_CODE_SKIP_BEDROCK_AUTH"
 	EnvSkipAnthropicAWSAuth    = "CLAUDE_CODE_SKIP_ANTHROPIC_AWS_AUTH"
 	EnvSkipMantleAuth          = "CLAUDE_CODE_SKIP_MANTLE_AUTH"
-	EnvAuthToken               = "ANTHROPIC_AUTH_TOKEN"
+	EnvAuthToken               = skipauth.AuthTokenVariable
 )
 
 // HeaderWorkspaceID carries the workspace of Claude Platform on AWS on
@@ -117,7 +118,7 @@ func (s *Source) ChildEnv(cred *resolver.Credential) []string {
 		if cred.Meta["auth"] == s.opts.BearerTokenVariable {
 			env = append(env, s.opts.BearerTokenVariable+"="+cred.Token.Reveal())
 		} else {
-			env = append(env, s.opts.AuthTokenVariable+"="+cred.Token.Reveal())
+			env = append(env, EnvAuthToken+"="+cred.Token.Reveal())
 		}
 	default:
 		return nil
@@ -163,17 +164,9 @@ func (s *Source) checkVariant() error {
 	return nil
 }
 
-// skipCredential is what a source sends when its SKIP variable is set:
-// nothing of its own, or ANTHROPIC_AUTH_TOKEN forwarded to a proxy that
-// wants its own token.
+// skipCredential is what a source sends when its SKIP variable is set.
 func (s *Source) skipCredential() *resolver.Credential {
-	meta := map[string]string{"auth": "none (" + s.opts.SkipVariable + ")"}
-	cred := &resolver.Credential{Kind: resolver.KindNone, Source: s.v.name, Meta: meta}
-	if tok := s.opts.Getenv(s.opts.AuthTokenVariable); tok != "" {
-		meta["auth"] = s.opts.AuthTokenVariable + " (" + s.opts.SkipVariable + ")"
-		cred.Kind, cred.Token = resolver.KindBearer, resolver.NewSecret(tok)
-	}
-	return s.finish(cred)
+	return s.finish(skipauth.Credential(s.v.name, s.opts.SkipVariable, s.opts.Getenv, nil))
 }
 
 // finish stamps the variant on a credential: the signing name and the

@@ -24,6 +24,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/credchain/credchain/providers/internal/skipauth"
 	"github.com/credchain/credchain/resolver"
 )
 
@@ -209,13 +210,7 @@ func (s *Source) Fetch(ctx context.Context, prev *resolver.Credential) (*resolve
 		meta["resource"] = r
 	}
 	if s.skipped() {
-		meta["auth"] = "none (" + s.opts.SkipVariable + ")"
-		cred := &resolver.Credential{Kind: resolver.KindNone, Source: Name, Meta: meta}
-		if tok := s.opts.Getenv(EnvAuthToken); tok != "" {
-			meta["auth"] = EnvAuthToken + " (" + s.opts.SkipVariable + ")"
-			cred.Kind, cred.Token = resolver.KindBearer, resolver.NewSecret(tok)
-		}
-		return cred, nil
+		return skipauth.Credential(Name, s.opts.SkipVariable, s.opts.Getenv, meta), nil
 	}
 	if key := s.opts.Getenv(s.opts.APIKeyVariable); key != "" {
 		meta["auth"] = s.opts.APIKeyVariable

@@ -25,6 +25,7 @@ import (
 	"cloud.google.com/go/auth/credentials"
 
 	"github.com/credchain/credchain/providers/internal/shell"
+	"github.com/credchain/credchain/providers/internal/skipauth"
 	"github.com/credchain/credchain/resolver"
 )
 
@@ -165,18 +166,6 @@ const EnvSkipVertexAuth = "CLAUDE_CODE_SKIP_VERTEX_AUTH"
 
 func (s *Source) skipped() bool { return resolver.Truthy(s.opts.Getenv(s.opts.SkipVariable)) }
 
-// skipCredential sends nothing of the source's own, or ANTHROPIC_AUTH_TOKEN
-// for a proxy that wants its own token.
-func (s *Source) skipCredential() *resolver.Credential {
-	meta := map[string]string{"auth": "none (" + s.opts.SkipVariable + ")", "region": s.region()}
-	cred := &resolver.Credential{Kind: resolver.KindNone, Source: Name, Meta: meta}
-	if tok := s.opts.Getenv("ANTHROPIC_AUTH_TOKEN"); tok != "" {
-		meta["auth"] = "ANTHROPIC_AUTH_TOKEN (" + s.opts.SkipVariable + ")"
-		cred.Kind, cred.Token = resolver.KindBearer, resolver.NewSecret(tok)
-	}
-	return cred
-}
-
 // Describe implements resolver.Describer with the non-secret settings.
 func (s *Source) Describe() map[string]string {
 	m := map[string]string{"region": s.region()}
@@ -232,7 +221,7 @@ func (s *Source) credentialsFile() (path, setting string) {
 // more.
 func (s *Source) Fetch(ctx context.Context, _ *resolver.Credential) (*resolver.Credential, error) {
 	if s.skipped() {
-		return s.skipCredential(), nil
+		return skipauth.Credential(Name, s.opts.SkipVariable, s.opts.Getenv, map[string]string{"region": s.region()}), nil
 	}
 	cred, err := s.fetch(ctx)
 	if err == nil || s.refresh == nil {
