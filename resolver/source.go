@@ -68,14 +68,6 @@ func ParseBool(v string) (value, ok bool) {
 	return false, false
 }
 
-// SecretDeclarer is implemented by sources that read secrets from the
-// environment. A program that runs children (credchain exec) removes these
-// variables from a child's environment, so the child sees only the
-// credential it is handed.
-type SecretDeclarer interface {
-	SecretVariables() []string
-}
-
 // EnvExporter is implemented by sources whose credential reaches a child
 // process in the variables its own SDK reads (ANTHROPIC_FOUNDRY_API_KEY,
 // ANTHROPIC_AWS_API_KEY, ...) rather than the kind's defaults

@@ -91,7 +91,8 @@ func TestProviderChildEnv(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"foundry key", map[string]string{"CLAUDE_CODE_USE_FOUNDRY": "1", "ANTHROPIC_FOUNDRY_API_KEY": "foundry-key", "ANTHROPIC_FOUNDRY_RESOURCE": "res", "ANTHROPIC_API_KEY": key40},
+		{"foundry key", map[string]string{"CLAUDE_CODE_USE_FOUNDRY": "1", "ANTHROPIC_FOUNDRY_API_KEY": "foundry-key", "ANTHROPIC_FOUNDRY_RESOURCE": "res", "ANTHROPIC_API_KEY": key40,
+			"ANTHROPIC_AWS_API_KEY": "declared-secret-of-another-source"},
 			"unset|unset|foundry-key|https://res.services.ai.azure.com/anthropic|unset|unset|unset|unset|"},
 		{"claude platform on aws key", map[string]string{"CLAUDE_CODE_USE_ANTHROPIC_AWS": "1", "ANTHROPIC_AWS_API_KEY": "aws-key", "ANTHROPIC_AWS_WORKSPACE_ID": "wrkspc_1"},
 			"unset|unset|unset|unset|aws-key|wrkspc_1|unset|unset|"},

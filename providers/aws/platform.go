@@ -97,13 +97,6 @@ func NewMantle(opts Options) *Source { return newVariant(opts, mantleVariant()) 
 // signed for.
 func (s *Source) SigningName() string { return s.v.service }
 
-// SecretVariables implements resolver.SecretDeclarer: the key variable
-// (AWS_BEARER_TOKEN_BEDROCK or ANTHROPIC_AWS_API_KEY). The AWS SDK's own
-// variables are replaced in a child by the resolved keys.
-func (s *Source) SecretVariables() []string {
-	return []string{s.opts.BearerTokenVariable}
-}
-
 // ChildEnv implements resolver.EnvExporter: a key goes back to a child in
 // the variable its SDK reads for this provider (AWS_BEARER_TOKEN_BEDROCK,
 // ANTHROPIC_AWS_API_KEY), with the workspace of Claude Platform on AWS;

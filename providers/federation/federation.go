@@ -139,11 +139,6 @@ func New(opts Options) *Source {
 // Name implements resolver.Source.
 func (s *Source) Name() string { return Name }
 
-// SecretVariables implements resolver.SecretDeclarer: the literal identity
-// token (the file path points at one too, but a child may need its own
-// exchange with the same file, so it is kept).
-func (s *Source) SecretVariables() []string { return []string{EnvIdentityToken} }
-
 func (s *Source) env(name string) string { return strings.TrimSpace(s.opts.Getenv(name)) }
 
 // Probe implements resolver.Prober. It reads the environment and, only for

@@ -133,9 +133,6 @@ func (s *Source) Persistent() bool {
 	return !s.skipped() && s.opts.Getenv(s.opts.APIKeyVariable) == ""
 }
 
-// SecretVariables implements resolver.SecretDeclarer.
-func (s *Source) SecretVariables() []string { return []string{s.opts.APIKeyVariable} }
-
 // ChildEnv implements resolver.EnvExporter: a key goes back to a child as
 // ANTHROPIC_FOUNDRY_API_KEY (what Claude Code and the Foundry SDKs read);
 // an Entra token as ANTHROPIC_AUTH_TOKEN, which a Foundry client takes
