@@ -36,7 +36,7 @@ while getopts 'r:w:n:o:h' opt; do
 	n) rounds=$OPTARG ;;
 	o) out=$OPTARG ;;
 	*)
-		sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
 		[ "$opt" = h ] && exit 0 || exit 2
 		;;
 	esac

@@ -117,6 +117,7 @@ func TestEnabledSourcesAgreesWithProbe(t *testing.T) {
 		{"environment keys", mapEnv{"ANTHROPIC_API_KEY": "k", "CLAUDE_CODE_OAUTH_TOKEN": "t", "CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR": "x"},
 			[]string{"api-key", "api-key-fd", "oauth-token"}},
 		{"helper", mapEnv{"CREDCHAIN_API_KEY_HELPER": "echo k"}, []string{"api-key-helper"}},
+		{"blank values", mapEnv{"ANTHROPIC_API_KEY": " ", "CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR": " "}, []string{"oauth-token-fd"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

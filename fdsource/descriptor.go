@@ -2,7 +2,6 @@ package fdsource
 
 import (
 	"context"
-	"strings"
 
 	"github.com/credchain/credchain/resolver"
 	"github.com/credchain/credchain/source"
@@ -21,8 +20,10 @@ func descriptor(name string, order int, key, variable string, kind resolver.Kind
 		// Secret: a child must not try to read a descriptor credchain has
 		// already drained (nor inherit one it has not).
 		Variables: []source.Variable{{Key: key, Name: variable, Secret: true, Help: help}},
+		// Set at all is on, as Probe says: a value that is not a descriptor
+		// number is a configured source that fails, naming the variable.
 		Enabled: func(in source.Input) bool {
-			return strings.TrimSpace(in.Getenv(in.Variable(key))) != ""
+			return in.Getenv(in.Variable(key)) != ""
 		},
 		New: func(_ context.Context, in source.Input) (resolver.Source, error) {
 			return New(name, in.Variable(key), kind, in.Getenv), nil

@@ -5,46 +5,10 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"net/http"
-	"os"
-
 	"github.com/credchain/credchain/apikey"
-	"github.com/credchain/credchain/config"
-	"github.com/credchain/credchain/resolver"
-	"github.com/credchain/credchain/source"
+	"github.com/credchain/credchain/bench/deps/internal/embed"
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context) error {
-	s, err := config.Load(config.LoadOptions{Sources: []source.Descriptor{
-		apikey.AuthTokenDescriptor(), apikey.APIKeyDescriptor(),
-	}})
-	if err != nil {
-		return err
-	}
-	cfg, err := s.Build(ctx)
-	if err != nil {
-		return err
-	}
-	r, err := resolver.New(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	cred, err := r.Resolve(ctx)
-	if err != nil {
-		return err
-	}
-	client := &http.Client{Transport: r.Transport(nil)}
-	_ = client
-	fmt.Println(cred.Source, cred.Masked())
-	return nil
+	embed.Main(apikey.AuthTokenDescriptor(), apikey.APIKeyDescriptor())
 }
