@@ -106,7 +106,7 @@ func (p *idp) token(t *testing.T, now time.Time, sub, jti string) string {
 type anthropic struct {
 	*httptest.Server
 	t      *testing.T
-	idp    *idp
+	trust  trust
 	now    func() time.Time
 	mu     sync.Mutex
 	minted int
@@ -117,8 +117,18 @@ type anthropic struct {
 	api    []http.Header
 }
 
+// trust is what the federation rule accepts: the issuer, where its keys
+// are, the audience, and a subject prefix.
+type trust struct {
+	issuer, jwksURL, audience, subjectPrefix string
+}
+
 func newAnthropic(t *testing.T, p *idp, now func() time.Time) *anthropic {
-	a := &anthropic{t: t, idp: p, now: now, reject: map[string]bool{}}
+	return newAnthropicTrusting(t, trust{issuer: p.URL, jwksURL: p.URL + "/jwks", audience: audience, subjectPrefix: "system:serviceaccount:ci:"}, now)
+}
+
+func newAnthropicTrusting(t *testing.T, tr trust, now func() time.Time) *anthropic {
+	a := &anthropic{t: t, trust: tr, now: now, reject: map[string]bool{}}
 	a.Server = httptest.NewServer(http.HandlerFunc(a.serve))
 	t.Cleanup(a.Close)
 	return a
@@ -210,7 +220,7 @@ func (a *anthropic) verify(jwt string) (map[string]any, error) {
 	if header.Alg != "RS256" {
 		return nil, fmt.Errorf("alg %s", header.Alg)
 	}
-	resp, err := http.Get(a.idp.URL + "/jwks")
+	resp, err := http.Get(a.trust.jwksURL)
 	if err != nil {
 		return nil, err
 	}
@@ -240,15 +250,15 @@ func (a *anthropic) verify(jwt string) (map[string]any, error) {
 	iat, _ := claims["iat"].(float64)
 	sub, _ := claims["sub"].(string)
 	switch {
-	case claims["iss"] != a.idp.URL:
+	case claims["iss"] != a.trust.issuer:
 		return nil, fmt.Errorf("iss %v", claims["iss"])
-	case claims["aud"] != audience:
+	case claims["aud"] != a.trust.audience:
 		return nil, fmt.Errorf("aud %v", claims["aud"])
 	case int64(exp)+leeway <= now:
 		return nil, errors.New("expired")
 	case int64(iat)-leeway > now:
 		return nil, errors.New("iat in the future")
-	case !strings.HasPrefix(sub, "system:serviceaccount:ci:"):
+	case sub == "" || !strings.HasPrefix(sub, a.trust.subjectPrefix):
 		return nil, fmt.Errorf("sub %q does not match the rule", sub)
 	}
 	return claims, nil
