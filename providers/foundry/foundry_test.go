@@ -241,6 +241,16 @@ func TestNoAzureCredential(t *testing.T) {
 		!strings.Contains(err.Error(), `resource "my-resource"`) || !strings.Contains(err.Error(), foundry.EnvAPIKey) {
 		t.Fatalf("Fetch = %v", err)
 	}
+	// The production chain, with a transport that reaches only loopback
+	// (the managed-identity probe of 169.254.169.254 fails at once): the
+	// error aggregates every credential's reason.
+	t.Setenv("AZURE_TOKEN_CREDENTIALS", "prod")
+	_, err = foundry.New(foundry.Options{ClientOptions: azcore.ClientOptions{Transport: testenv.LoopbackHTTPClient()}}).Fetch(context.Background(), nil)
+	for _, want := range []string{"EnvironmentCredential", "WorkloadIdentityCredential", "ManagedIdentityCredential"} {
+		if !errors.Is(err, foundry.ErrNoCredential) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Fetch with the prod chain = %v, want %s's reason", err, want)
+		}
+	}
 	t.Setenv("AZURE_TOKEN_CREDENTIALS", "nonsense")
 	if _, err := foundry.New(foundry.Options{}).Fetch(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "AZURE_TOKEN_CREDENTIALS") {
 		t.Fatalf("Fetch with a bad AZURE_TOKEN_CREDENTIALS = %v", err)
