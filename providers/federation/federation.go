@@ -172,6 +172,9 @@ func (s *Source) explicitProfile() string {
 
 // Describe implements resolver.Describer, in Claude Code's status shape.
 func (s *Source) Describe() map[string]string {
+	if s.Probe() != nil {
+		return nil // the reason it does not apply says it all
+	}
 	c, err := s.config()
 	if err != nil {
 		return map[string]string{"error": err.Error()}
