@@ -177,7 +177,7 @@ func (s *Source) Describe() map[string]string {
 	}
 	c, err := s.config()
 	if err != nil {
-		return map[string]string{"error": err.Error()}
+		return nil // Fetch reports it
 	}
 	m := map[string]string{"mode": c.mode, "organization": tail(c.org), "rule": tail(c.rule), "base_url": c.baseURL}
 	if c.workspace != "" {
