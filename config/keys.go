@@ -225,6 +225,10 @@ func keyDefs() []keyDef {
 			field: func(s *Settings) any { return &s.OAuth.CallbackPort }},
 		{name: "oauth.authorize_params", typ: typeMap, help: "extra authorize-request parameters (env: k=v,k2=v2)",
 			field: func(s *Settings) any { return &s.OAuth.AuthorizeParams }},
+		{name: "oauth.no_consent_prompt", typ: typeBool, help: "do not send prompt=consent with offline_access",
+			field: func(s *Settings) any { return &s.OAuth.NoConsentPrompt }},
+		{name: "oauth.device_authorization_url", typ: typeString, help: "RFC 8628 device authorization endpoint (else from discovery)", check: checkURL,
+			field: func(s *Settings) any { return &s.OAuth.DeviceAuthURL }},
 		{name: "oauth.login_timeout", typ: typeDuration, help: "how long login waits for the browser or a pasted code", check: checkPositive,
 			field: func(s *Settings) any { return &s.OAuth.LoginTimeout }},
 

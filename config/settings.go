@@ -116,6 +116,8 @@ type OAuthSettings struct {
 	CallbackPort     int               // 0: an ephemeral port
 	AuthorizeParams  map[string]string // extra authorize-request parameters
 	LoginTimeout     time.Duration     // how long login waits for the browser or a pasted code
+	NoConsentPrompt  bool              // no prompt=consent with offline_access
+	DeviceAuthURL    string            // RFC 8628 endpoint, instead of discovery
 }
 
 // AWSSettings is section aws, used by source bedrock.

@@ -41,6 +41,7 @@ func (s *Settings) newSource(ctx context.Context, name string, cfg *resolver.Con
 			RevocationURL: o.RevocationURL, ClientID: o.ClientID, Scopes: o.Scopes,
 			Redirect: oauthpkce.RedirectMode(o.Redirect), PasteRedirectURI: o.PasteRedirectURI,
 			CallbackPort: o.CallbackPort, AuthParams: o.AuthorizeParams,
+			NoConsentPrompt: o.NoConsentPrompt, DeviceAuthURL: o.DeviceAuthURL,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
