@@ -209,6 +209,20 @@ func (p *OIDCProvider) ApproveDevice(userCode string, approve bool) error {
 	return fmt.Errorf("oidc provider: no device request with user code %q", userCode)
 }
 
+// ExpireDevice makes the device code with that user code expire now, as a
+// provider whose clock runs ahead would: the next poll gets expired_token.
+func (p *OIDCProvider) ExpireDevice(userCode string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range p.devices {
+		if d.userCode == userCode {
+			d.expiry = time.Now().Add(-time.Second)
+			return nil
+		}
+	}
+	return fmt.Errorf("oidc provider: no device request with user code %q", userCode)
+}
+
 // Browse is the browser's part of a login: GET the authorization URL and
 // follow the redirect to the client's callback; it returns the callback
 // page's status and body, or the provider's error page.
