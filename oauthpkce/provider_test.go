@@ -431,3 +431,40 @@ func TestDeviceLoginOutcomes(t *testing.T) {
 		}
 	})
 }
+
+// TestProcessesGrantRevokingProvider: 8 processes share one login through a
+// plaintext store, each with a long-lived resolver refreshing in the
+// background, for several access-token lifetimes, against a provider that
+// revokes the whole grant the moment any refresh token is presented twice.
+// The store's lock and re-read keep every refresh token to one use: no
+// grant is revoked, no refresh is refused, and each rotation is one call.
+func TestProcessesGrantRevokingProvider(t *testing.T) {
+	testenv.Hermetic(t)
+	const ttl = 3 * time.Second // refreshed at half-life, 1.5 s
+	const run = 10 * time.Second
+	op := testenv.StartOIDCProvider(t, testenv.OIDCOptions{TokenTTL: ttl, RevokeGrantOnReuse: true})
+	src := opSource(t, op, nil)
+	cred, _, err := opLogin(t, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	st, err := cache.Open(context.Background(), cache.Options{Backend: "plaintext", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newResolver(t, src, st, nil, func(c *resolver.Config) { c.NoBackgroundRefresh = true })
+	if err := r.Store(context.Background(), cred); err != nil {
+		t.Fatal(err)
+	}
+	seen := runResolveChildren(t, 8, dir, op.Issuer, op.ClientID, run, 4)
+	seen[tokenID(cred.Token.Reveal())] = true
+	s := op.Stats()
+	t.Logf("provider saw %+v; %d distinct tokens across 8 processes", s, len(seen))
+	if s.GrantsRevoked != 0 || s.Reuses != 0 || s.RefreshOK != s.RefreshCalls {
+		t.Errorf("stats %+v: want no reuse, no revoked grant, every refresh answered", s)
+	}
+	if s.RefreshCalls < 4 || s.RefreshCalls != len(seen)-1 {
+		t.Errorf("%d refresh calls for %d new tokens: want one call per new token, at least 4 generations", s.RefreshCalls, len(seen)-1)
+	}
+}
