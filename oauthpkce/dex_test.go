@@ -3,7 +3,6 @@ package oauthpkce_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -50,15 +49,7 @@ func httpBrowser(t *testing.T, user testenv.DexUser) (func(context.Context, stri
 
 func newSource(t *testing.T, d *testenv.Dex, mod func(*oauthpkce.Config)) *oauthpkce.Source {
 	t.Helper()
-	cfg := oauthpkce.Config{Issuer: d.Issuer, ClientID: d.ClientID, Scopes: loginScopes, Redirect: oauthpkce.RedirectLoopback}
-	if mod != nil {
-		mod(&cfg)
-	}
-	src, err := oauthpkce.New(cfg)
-	if err != nil {
-		t.Fatalf("oauthpkce.New: %v", err)
-	}
-	return src
+	return sourceFor(t, oauthpkce.Config{Issuer: d.Issuer, ClientID: d.ClientID, Scopes: loginScopes, Redirect: oauthpkce.RedirectLoopback}, mod)
 }
 
 // login logs user in through the loopback redirect and checks the page.
@@ -731,26 +722,15 @@ func TestWrongClientDex(t *testing.T) {
 	testenv.Hermetic(t)
 	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, func(c *oauthpkce.Config) { c.ClientID = "not-registered" })
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out testenv.SyncBuffer
-	page := make(chan string, 1)
-	_, err := src.Login(ctx, oauthpkce.LoginOptions{Out: &out, Timeout: time.Minute, OpenBrowser: func(_ context.Context, u string) error {
-		go func() {
-			s, b, err := testenv.Browse(u)
-			page <- fmt.Sprintf("%d %v %s", s, err, b)
-			cancel()
-		}()
-		return nil
-	}})
+	page, out, err := cancelAtErrorPage(t, src)
 	// Dex v2.45.1 answers an unknown client_id with a 404 error page.
-	if p := <-page; !strings.HasPrefix(p, "4") || !strings.Contains(p, "client_id") {
-		t.Errorf("Dex's page for an unknown client: %.300s", p)
+	if page.status/100 != 4 || !strings.Contains(page.body, "client_id") {
+		t.Errorf("Dex's page for an unknown client: %d %.300s", page.status, page.body)
 	}
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Login: %v, want the cancellation", err)
 	}
-	if o := out.String(); !strings.Contains(o, "error page") || !strings.Contains(o, "Ctrl-C") {
-		t.Errorf("terminal output %q", o)
+	if !strings.Contains(out, "error page") || !strings.Contains(out, "Ctrl-C") {
+		t.Errorf("terminal output %q", out)
 	}
 }

@@ -150,3 +150,32 @@ func runResolveChildren(t *testing.T, n int, dir, issuer, clientID string, run t
 	}
 	return seen
 }
+
+// sourceFor builds a source from cfg after mod.
+func sourceFor(t *testing.T, cfg oauthpkce.Config, mod func(*oauthpkce.Config)) *oauthpkce.Source {
+	t.Helper()
+	if mod != nil {
+		mod(&cfg)
+	}
+	src, err := oauthpkce.New(cfg)
+	if err != nil {
+		t.Fatalf("oauthpkce.New: %v", err)
+	}
+	return src
+}
+
+// sharedLogin stores cred in a new plaintext store for child processes and
+// returns its directory.
+func sharedLogin(t *testing.T, src *oauthpkce.Source, cred *resolver.Credential) string {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := cache.Open(context.Background(), cache.Options{Backend: "plaintext", Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newResolver(t, src, st, nil, func(c *resolver.Config) { c.NoBackgroundRefresh = true })
+	if err := r.Store(context.Background(), cred); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}

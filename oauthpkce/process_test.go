@@ -1,14 +1,11 @@
 package oauthpkce_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/credchain/credchain/cache"
 	"github.com/credchain/credchain/internal/testenv"
-	"github.com/credchain/credchain/resolver"
 )
 
 // TestProcessesBackgroundRefresh: 8 processes, each with a long-lived
@@ -26,15 +23,7 @@ func TestProcessesBackgroundRefresh(t *testing.T) {
 	src := newSource(t, d, nil)
 	cred := login(t, src, d.User(t, "grace"))
 	loggedIn := time.Now()
-	dir := t.TempDir()
-	st, err := cache.Open(context.Background(), cache.Options{Backend: "plaintext", Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := newResolver(t, src, st, nil, func(c *resolver.Config) { c.NoBackgroundRefresh = true })
-	if err := r.Store(context.Background(), cred); err != nil {
-		t.Fatal(err)
-	}
+	dir := sharedLogin(t, src, cred)
 
 	seen := runResolveChildren(t, 8, dir, d.Issuer, d.ClientID, run, 3)
 	seen[tokenID(cred.Token.Reveal())] = true

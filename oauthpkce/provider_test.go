@@ -22,15 +22,7 @@ import (
 
 func opSource(t *testing.T, op *testenv.OIDCProvider, mod func(*oauthpkce.Config)) *oauthpkce.Source {
 	t.Helper()
-	cfg := oauthpkce.Config{Issuer: op.Issuer, ClientID: op.ClientID, Redirect: oauthpkce.RedirectLoopback}
-	if mod != nil {
-		mod(&cfg)
-	}
-	src, err := oauthpkce.New(cfg)
-	if err != nil {
-		t.Fatalf("oauthpkce.New: %v", err)
-	}
-	return src
+	return sourceFor(t, oauthpkce.Config{Issuer: op.Issuer, ClientID: op.ClientID, Redirect: oauthpkce.RedirectLoopback}, mod)
 }
 
 // opPage is the browser's view of a login against the provider.
@@ -295,6 +287,24 @@ func TestWrongClientWithoutPAR(t *testing.T) {
 	testenv.Hermetic(t)
 	op := testenv.StartOIDCProvider(t, testenv.OIDCOptions{})
 	src := opSource(t, op, func(c *oauthpkce.Config) { c.ClientID = "not-registered" })
+	p, out, err := cancelAtErrorPage(t, src)
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "Unknown client_id") {
+		t.Errorf("browser page %d %q", p.status, p.body)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Login: %v, want the cancellation", err)
+	}
+	if !strings.Contains(out, "error page") || !strings.Contains(out, "oauth.client_id") || !strings.Contains(out, "Ctrl-C") {
+		t.Errorf("terminal output %q: want the error-page notice naming the settings and Ctrl-C", out)
+	}
+}
+
+// cancelAtErrorPage starts a login whose browser loads the authorization
+// URL, and cancels the login once the page is there, as a person who reads
+// the provider's error page and presses Ctrl-C. It returns the page, the
+// terminal output and Login's error.
+func cancelAtErrorPage(t *testing.T, src *oauthpkce.Source) (opPage, string, error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out testenv.SyncBuffer
@@ -303,20 +313,11 @@ func TestWrongClientWithoutPAR(t *testing.T) {
 		go func() {
 			s, b, err := testenv.Browse(u)
 			pages <- opPage{u, s, b, err}
-			cancel() // the person reads the page and presses Ctrl-C
+			cancel()
 		}()
 		return nil
 	}})
-	p := <-pages
-	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "Unknown client_id") {
-		t.Errorf("browser page %d %q", p.status, p.body)
-	}
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Login: %v, want the cancellation", err)
-	}
-	if o := out.String(); !strings.Contains(o, "error page") || !strings.Contains(o, "oauth.client_id") || !strings.Contains(o, "Ctrl-C") {
-		t.Errorf("terminal output %q: want the error-page notice naming the settings and Ctrl-C", o)
-	}
+	return <-pages, out.String(), err
 }
 
 // deviceLogin runs a device login against op; approve decides what the
@@ -448,15 +449,7 @@ func TestProcessesGrantRevokingProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	st, err := cache.Open(context.Background(), cache.Options{Backend: "plaintext", Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := newResolver(t, src, st, nil, func(c *resolver.Config) { c.NoBackgroundRefresh = true })
-	if err := r.Store(context.Background(), cred); err != nil {
-		t.Fatal(err)
-	}
+	dir := sharedLogin(t, src, cred)
 	seen := runResolveChildren(t, 8, dir, op.Issuer, op.ClientID, run, 4)
 	seen[tokenID(cred.Token.Reveal())] = true
 	s := op.Stats()

@@ -33,18 +33,8 @@ func runLogin(t *testing.T, op *testenv.OIDCProvider, dir string, tty bool, env 
 		full[k] = v
 	}
 	var out, errb bytes.Buffer
-	a := &App{
-		In: strings.NewReader(""), Out: &out, Err: &errb, StdinTTY: tty,
-		Getenv:    func(k string) string { return full[k] },
-		LookupEnv: func(k string) (string, bool) { v, ok := full[k]; return v, ok },
-		Environ: func() []string {
-			var kv []string
-			for k, v := range full {
-				kv = append(kv, k+"="+v)
-			}
-			return kv
-		},
-	}
+	a := testApp(full, strings.NewReader(""), &out, &errb)
+	a.StdinTTY = tty
 	code := a.Run(context.Background(), args)
 	return result{out.String(), errb.String(), code}
 }

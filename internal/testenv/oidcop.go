@@ -274,10 +274,14 @@ func (p *OIDCProvider) discovery(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (p *OIDCProvider) keys(w http.ResponseWriter, _ *http.Request) {
-	pub := p.key.PublicKey
+	pub, err := p.key.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	opWriteJSON(w, http.StatusOK, map[string]any{"keys": []map[string]string{{
 		"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": "k1",
-		"x": opB64(pub.X.FillBytes(make([]byte, 32))), "y": opB64(pub.Y.FillBytes(make([]byte, 32))),
+		"x": opB64(pub[1:33]), "y": opB64(pub[33:65]),
 	}}})
 }
 
