@@ -18,6 +18,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if f := os.Getenv(fakeBrowserEnv); f != "" {
+		os.Exit(fakeBrowser(f, os.Args[len(os.Args)-1]))
+	}
 	code := m.Run()
 	testenv.RemoveCredchainBuild()
 	os.Exit(code)

@@ -11,6 +11,22 @@ import (
 	"github.com/credchain/credchain/internal/testenv"
 )
 
+// fakeBrowserEnv, in the environment of the test binary, makes it a
+// browser (see TestMain): it writes its environment to the file named
+// there and loads the URL, following the provider's redirect to the
+// login's loopback callback.
+const fakeBrowserEnv = "CREDCHAIN_TEST_FAKE_BROWSER"
+
+func fakeBrowser(envFile, url string) int {
+	if err := os.WriteFile(envFile, []byte(strings.Join(os.Environ(), "\n")), 0o600); err != nil {
+		return 1
+	}
+	if _, _, err := testenv.Browse(url); err != nil {
+		return 1
+	}
+	return 0
+}
+
 // runLogin runs credchain in-process like runCLI, with the oauth settings of
 // op, a plaintext store in dir, and stdin a terminal or not.
 func runLogin(t *testing.T, op *testenv.OIDCProvider, dir string, tty bool, env map[string]string, args ...string) result {
@@ -134,22 +150,23 @@ func TestNoBrowserHere(t *testing.T) {
 // when the login works.
 func TestLoginBrowserEnvAndMissingRefreshToken(t *testing.T) {
 	testenv.Hermetic(t)
-	curl := testenv.RequireCommand(t, "curl", "apt-get install -y curl")
 	op := testenv.StartOIDCProvider(t, testenv.OIDCOptions{StrictConsent: true})
 	dir := t.TempDir()
 	envFile := filepath.Join(dir, "browser-env")
-	browser := filepath.Join(dir, "browser")
-	script := "#!/bin/sh\nenv > '" + envFile + "'\nexec '" + curl + "' -s -L -o /dev/null \"$1\"\n"
-	if err := os.WriteFile(browser, []byte(script), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	t.Setenv(fakeBrowserEnv, envFile)
 	env := map[string]string{
-		"BROWSER":                           browser,
+		"BROWSER":                           os.Args[0],
+		fakeBrowserEnv:                      envFile,
 		"CREDCHAIN_FILE_PASSWORD":           "file-store-password-SECRET",
 		"CREDCHAIN_API_KEY_HELPER":          "echo helper-key-SECRET",
 		"ANTHROPIC_API_KEY":                 "sk-ant-SECRET",
 		"CREDCHAIN_OAUTH_NO_CONSENT_PROMPT": "true",
 		"CREDCHAIN_CHAIN":                   "oauth",
+	}
+	// The process environment too, so a browser that inherited it instead
+	// of getting the scrubbed App environment would show them.
+	for _, k := range []string{"CREDCHAIN_FILE_PASSWORD", "CREDCHAIN_API_KEY_HELPER", "ANTHROPIC_API_KEY"} {
+		t.Setenv(k, env[k])
 	}
 	res := runLogin(t, op, dir, false, env, "login")
 	if res.code != 0 {
