@@ -247,9 +247,20 @@ func TestRefusedRefreshIsRemembered(t *testing.T) {
 	if !strings.Contains(ss.Meta[oauthpkce.MetaRefresh], "refresh token refused by the provider at") {
 		t.Errorf("status meta %v", ss.Meta)
 	}
-	_, err = src.Fetch(context.Background(), got)
-	if !errors.Is(err, resolver.ErrLoginRequired) || !strings.Contains(err.Error(), "the provider refused the refresh token at "+refused) {
-		t.Errorf("later refresh: %v, want it to say when and how the provider refused", err)
+	// Once the access token has expired, a later process's Resolve says
+	// when and how the provider refused, not "no refresh token".
+	got.Expiry = time.Now().Add(-time.Minute)
+	data, err := resolver.EncodeRecord(got, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Set(context.Background(), oauthpkce.Name, data); err != nil {
+		t.Fatal(err)
+	}
+	r3 := newResolver(t, opSource(t, op, nil), st, nil, nil)
+	_, err = r3.Resolve(context.Background())
+	if !errors.Is(err, resolver.ErrLoginRequired) || !strings.Contains(err.Error(), "oauth: the provider refused the refresh token at "+refused) || strings.Contains(err.Error(), "oauth: oauth:") {
+		t.Errorf("later run: %v, want it to say when and how the provider refused", err)
 	}
 }
 
