@@ -293,14 +293,15 @@ func listenLoopback(port int) (net.Listener, error) {
 // flow is the state shared by the loopback listener and the paste reader
 // of one login.
 type flow struct {
-	state string
-	host  string // the listener's host:port, checked against Host
+	state   string
+	host    string // the listener's host:port, checked against Host
+	results chan callback
+	done    chan struct{}
+
 	// iss is the issuer an RFC 9207 iss parameter must name ("" when
 	// unknown: no discovery); issRequired when the provider advertises it.
 	iss         string
 	issRequired bool
-	results     chan callback
-	done        chan struct{}
 }
 
 // deliver hands a result to Login unless the flow has ended.
