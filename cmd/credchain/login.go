@@ -15,8 +15,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/credchain/credchain/cache"
-	"github.com/credchain/credchain/config"
 	"github.com/credchain/credchain/oauthpkce"
 	"github.com/credchain/credchain/resolver"
 )
@@ -64,8 +62,8 @@ or neither a terminal nor $BROWSER (unless --device).`,
 			if err != nil {
 				return err
 			}
-			if !cmd.Flags().Changed("timeout") && s.OAuth.LoginTimeout > 0 {
-				timeout = s.OAuth.LoginTimeout
+			if d, ok := s.Value("oauth.login_timeout").(time.Duration); ok && d > 0 && !cmd.Flags().Changed("timeout") {
+				timeout = d
 			}
 			if !cmd.Flags().Changed("device") {
 				device = a.autoDevice(ctx, src)
@@ -78,7 +76,7 @@ or neither a terminal nor $BROWSER (unless --device).`,
 					opts.Timeout = 0 // the user code's own expiry bounds the wait
 				}
 			} else if !noBrowser {
-				opts.OpenBrowser = a.openBrowser
+				opts.OpenBrowser = a.browserOpener(scrubbedVariables(s))
 			}
 			cred, err := src.Login(ctx, opts)
 			spin.stop()
@@ -105,7 +103,7 @@ func (a *App) loginNonInteractive(device bool) string {
 	switch {
 	case a.nonInteractive:
 		return "--non-interactive"
-	case a.Getenv("CI") != "" && !falsy(a.Getenv("CI")):
+	case ciSet(a.Getenv("CI")):
 		return "CI is set"
 	case !device && !a.StdinTTY && a.Getenv("BROWSER") == "":
 		return "no terminal and no $BROWSER"
@@ -147,30 +145,36 @@ func (a *App) autoDevice(ctx context.Context, src *oauthpkce.Source) bool {
 	return true
 }
 
-func falsy(v string) bool {
-	switch strings.ToLower(v) {
-	case "0", "false", "no", "off":
-		return true
-	}
-	return false
+// ciSet reports whether $CI says this is a CI run: set to anything but a
+// false value (0, false, no, off).
+func ciSet(v string) bool {
+	on, ok := resolver.ParseBool(v)
+	return v != "" && (on || !ok)
 }
 
 // oauthSource finds the oauth source in the chain.
 func oauthSource(r *resolver.Resolver) (*oauthpkce.Source, error) {
 	for _, s := range r.Sources() {
-		if s.Name() == config.SourceOAuth {
+		if s.Name() == oauthpkce.Name {
 			if o, ok := s.(*oauthpkce.Source); ok {
 				return o, nil
 			}
 		}
 	}
-	return nil, usageErrorf("source %q is not in the chain (setting chain); add it to log in", config.SourceOAuth)
+	return nil, usageErrorf("source %q is not in the chain (setting chain); add it to log in", oauthpkce.Name)
 }
 
-// openBrowser runs $BROWSER with the URL as its argument (as gh and git
-// do), else the platform's opener. It does not wait for the browser to
+// browserOpener returns what opens the login URL: $BROWSER with the URL as
+// its argument (as gh and git do), else the platform's opener, in an
+// environment without the scrub variables (credchain's own secrets: the
+// file store's password, the API-key helper command, the credential
+// variables; a browser needs none). It does not wait for the browser to
 // exit: many browser commands return only when the window closes.
-func (a *App) openBrowser(_ context.Context, url string) error {
+func (a *App) browserOpener(scrub []string) func(context.Context, string) error {
+	return func(_ context.Context, url string) error { return a.openBrowser(url, scrub) }
+}
+
+func (a *App) openBrowser(url string, scrub []string) error {
 	var argv []string
 	if b := strings.TrimSpace(a.Getenv("BROWSER")); b != "" {
 		argv = append(strings.Fields(b), url)
@@ -186,7 +190,7 @@ func (a *App) openBrowser(_ context.Context, url string) error {
 	}
 	c := exec.Command(argv[0], argv[1:]...)
 	c.Stdin, c.Stdout, c.Stderr = nil, nil, nil
-	c.Env = browserEnv(a.Environ())
+	c.Env = withoutVariables(a.Environ(), scrub)
 	if err := c.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", argv[0], err)
 	}
@@ -194,11 +198,8 @@ func (a *App) openBrowser(_ context.Context, url string) error {
 	return nil
 }
 
-// browserEnv is the browser's environment: credchain's own secrets (the
-// file store's password, the API-key helper command, which often embeds a
-// key) and the credential variables are left out; a browser needs none.
-func browserEnv(base []string) []string {
-	drop := append(scrubbedVariables(), cache.FilePasswordEnv, config.EnvPrefix+"API_KEY_HELPER")
+// withoutVariables is base without the variables named in drop.
+func withoutVariables(base, drop []string) []string {
 	out := make([]string, 0, len(base))
 	for _, kv := range base {
 		name, _, _ := strings.Cut(kv, "=")
