@@ -401,6 +401,16 @@ func TestDeviceLoginOutcomes(t *testing.T) {
 			t.Errorf("stats %+v: want 2 polls, none sooner than the interval plus slow_down's 5 s", s)
 		}
 	})
+	t.Run("a failed poll", func(t *testing.T) {
+		op := testenv.StartOIDCProvider(t, testenv.OIDCOptions{Device: true, DeviceFailures: 1})
+		cred, out, err := deviceLogin(t, op, opSource(t, op, nil), func(uc string) { _ = op.ApproveDevice(uc, true) })
+		if err != nil || cred.Token.IsZero() || !strings.Contains(out, "HTTP 503") || !strings.Contains(out, "still waiting") {
+			t.Fatalf("device login through a 503: %v\n%s", err, out)
+		}
+		if s := op.Stats(); s.DevicePolls != 2 || s.TooFastPolls != 0 {
+			t.Errorf("stats %+v: want the failed poll and one more at the interval", s)
+		}
+	})
 	t.Run("access_denied", func(t *testing.T) {
 		op := testenv.StartOIDCProvider(t, testenv.OIDCOptions{Device: true})
 		_, _, err := deviceLogin(t, op, opSource(t, op, nil), func(uc string) { _ = op.ApproveDevice(uc, false) })

@@ -76,6 +76,8 @@ type OIDCOptions struct {
 	DeviceExpiresIn time.Duration
 	// DeviceSlowDown answers the first device token poll with slow_down.
 	DeviceSlowDown bool
+	// DeviceFailures answers that many first device token polls with 503.
+	DeviceFailures int
 }
 
 // OIDCProvider is an OpenID provider on 127.0.0.1 that speaks the wire
@@ -492,6 +494,8 @@ func (p *OIDCProvider) token(w http.ResponseWriter, r *http.Request) {
 		tooFast := !d.lastPoll.IsZero() && now.Sub(d.lastPoll) < d.interval-200*time.Millisecond
 		d.lastPoll = now
 		switch {
+		case d.polls <= p.opts.DeviceFailures:
+			opWriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
 		case now.After(d.expiry):
 			opTokenErr(w, "expired_token", "")
 		case tooFast:
