@@ -82,7 +82,21 @@ func (s *Source) deviceLogin(ctx context.Context, ep endpoints, scopes []string,
 	}
 	pctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	tok, err := conf.DeviceAccessToken(context.WithValue(pctx, oauth2.HTTPClient, hc), da)
+	var tok *oauth2.Token
+	for {
+		tok, err = conf.DeviceAccessToken(context.WithValue(pctx, oauth2.HTTPClient, hc), da)
+		if err == nil || pctx.Err() != nil {
+			break
+		}
+		// x/oauth2 stops polling at any error; a provider that answers one
+		// poll with 5xx, 429 or not at all has not refused the login, so
+		// polling goes on (at the interval again) until the code expires.
+		var te *TokenError
+		if !errors.As(deviceError("device token", ep.Token, err, rec, s.cfg.ClientID, da.DeviceCode), &te) || !te.Temporary {
+			break
+		}
+		fmt.Fprintf(out, "A poll failed (%v); still waiting.\n", te)
+	}
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
