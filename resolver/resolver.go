@@ -2,9 +2,12 @@ package resolver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -115,9 +118,10 @@ func New(ctx context.Context, cfg Config) (*Resolver, error) {
 			cancel()
 			return nil, fmt.Errorf("resolver: source %q appears twice in the chain", name)
 		}
-		e := &entry{r: r, src: s, name: name, loaded: make(chan struct{})}
+		e := &entry{r: r, src: s, name: name, key: name, loaded: make(chan struct{})}
 		if p, ok := s.(Persistent); ok && p.Persistent() && cfg.Store != nil {
 			e.persist = true
+			e.identity, e.key = storeKey(s)
 			// A source that says it does not apply (Bedrock turned off, no
 			// OAuth settings) is not prefetched either.
 			applies := true
@@ -125,7 +129,7 @@ func New(ctx context.Context, cfg Config) (*Resolver, error) {
 				applies = p.Probe() == nil
 			}
 			if !shadowed && applies {
-				keys = append(keys, name)
+				keys = append(keys, e.key)
 			}
 		} else {
 			close(e.loaded)
@@ -138,8 +142,10 @@ func New(ctx context.Context, cfg Config) (*Resolver, error) {
 	}
 	if len(keys) > 0 {
 		r.prefetch = cache.StartPrefetch(root, cfg.Store, keys)
-		for _, k := range keys {
-			r.byName[k].startLoad()
+		for _, e := range r.entries {
+			if slices.Contains(keys, e.key) {
+				e.startLoad()
+			}
 		}
 	}
 	return r, nil
@@ -147,7 +153,8 @@ func New(ctx context.Context, cfg Config) (*Resolver, error) {
 
 // Resolve returns the credential to send now, from the highest configured
 // source. Once a source has won, Resolve on its fresh credential is one
-// atomic load and a clock read: no lock, no allocation.
+// atomic load: no lock, no allocation, no clock read (timers move a
+// credential to stale and expired).
 func (r *Resolver) Resolve(ctx context.Context) (*Credential, error) {
 	if e := r.winner.Load(); e != nil {
 		return e.get(ctx)
@@ -212,13 +219,25 @@ func (r *Resolver) Invalidate(ctx context.Context, cred *Credential) (*Credentia
 
 // Store saves a credential obtained outside the scheduler (a fresh login)
 // for the named persistent source: written to the store under its lock, then
-// served from memory with its refresh timer armed.
+// served from memory with its refresh timer armed. A stored record that
+// exists but cannot be read (wrong password, damaged, newer format) is not
+// replaced: the error matches ErrStoreRead; see Replace.
 func (r *Resolver) Store(ctx context.Context, cred *Credential) error {
 	e, ok := r.byName[cred.Source]
 	if !ok {
 		return fmt.Errorf("resolver: store: unknown source %q", cred.Source)
 	}
-	return e.store(ctx, cred)
+	return e.store(ctx, cred, false)
+}
+
+// Replace is Store that also replaces a stored record it cannot read
+// (`credchain login --force`).
+func (r *Resolver) Replace(ctx context.Context, cred *Credential) error {
+	e, ok := r.byName[cred.Source]
+	if !ok {
+		return fmt.Errorf("resolver: replace: unknown source %q", cred.Source)
+	}
+	return e.store(ctx, cred, true)
 }
 
 // Logout removes what credchain stored for the named sources (every
@@ -279,4 +298,26 @@ func (r *Resolver) Close() error {
 	}
 	r.cancel()
 	return err
+}
+
+// storeKey is the key of s's record: its name alone when it has no
+// identity, else the name and a hash of the identity, so every identity the
+// settings can name has a record of its own.
+func storeKey(s Source) (identity, key string) {
+	id, ok := s.(Identifier)
+	if !ok {
+		return "", s.Name()
+	}
+	identity = id.Identity()
+	if identity == "" {
+		return "", s.Name()
+	}
+	sum := sha256.Sum256([]byte(identity))
+	return identity, s.Name() + "." + hex.EncodeToString(sum[:8])
+}
+
+// StoreKey returns the key under which the resolver stores s's record.
+func StoreKey(s Source) string {
+	_, key := storeKey(s)
+	return key
 }
