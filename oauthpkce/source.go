@@ -309,3 +309,24 @@ func isLoopbackHost(h string) bool {
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
 }
+
+// Identity implements resolver.Identifier: the provider (issuer, or its
+// endpoints when there is none), the client and the scopes, so a login to
+// one provider or client is never served for another.
+func (s *Source) Identity() string {
+	c := &s.cfg
+	parts := []string{}
+	add := func(k, v string) {
+		if v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	add("issuer", c.Issuer)
+	if c.Issuer == "" {
+		add("authorize_url", c.AuthorizeURL)
+		add("token_url", c.TokenURL)
+	}
+	add("client_id", c.ClientID)
+	add("scopes", strings.Join(c.Scopes, " "))
+	return strings.Join(parts, " ")
+}
