@@ -47,7 +47,7 @@ func TestHelperResolveLoop(t *testing.T) {
 	fail := func(format string, args ...any) {
 		fmt.Fprintf(out, "HELPER ERR "+format+"\n", args...)
 	}
-	src, err := oauthpkce.New(oauthpkce.Config{Issuer: os.Getenv(helperIssuer), ClientID: os.Getenv(helperClient)})
+	src, err := oauthpkce.New(oauthpkce.Config{Issuer: os.Getenv(helperIssuer), ClientID: os.Getenv(helperClient), Scopes: loginScopes})
 	if err != nil {
 		fail("%v", err)
 		return

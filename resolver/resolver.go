@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -241,9 +242,23 @@ func (r *Resolver) Replace(ctx context.Context, cred *Credential) error {
 }
 
 // Logout removes what credchain stored for the named sources (every
-// persistent source when none is named), revoking first where the source
-// can. It returns the names of the records removed.
+// persistent source when none is named) under the identity the current
+// settings name, revoking first where the source can. It returns the names
+// of the records removed.
 func (r *Resolver) Logout(ctx context.Context, names ...string) ([]string, error) {
+	return r.logout(ctx, false, names)
+}
+
+// LogoutAll is Logout that also removes the records the named sources keep
+// for other identities (another AWS profile, another OAuth client), where
+// the store can list its records (cache.Lister). Records of other
+// identities are deleted without revoking. Each removed record is named
+// "source" or "source (key)" for another identity.
+func (r *Resolver) LogoutAll(ctx context.Context, names ...string) ([]string, error) {
+	return r.logout(ctx, true, names)
+}
+
+func (r *Resolver) logout(ctx context.Context, all bool, names []string) ([]string, error) {
 	var targets []*entry
 	if len(names) == 0 {
 		for _, e := range r.entries {
@@ -263,6 +278,17 @@ func (r *Resolver) Logout(ctx context.Context, names ...string) ([]string, error
 			targets = append(targets, e)
 		}
 	}
+	var keys []string
+	if all && len(targets) > 0 {
+		ls, ok := r.cfg.Store.(cache.Lister)
+		if !ok {
+			return nil, fmt.Errorf("logout: the %s store cannot list its records; remove other identities' records by hand", r.cfg.Store.Backend())
+		}
+		var err error
+		if keys, err = ls.Keys(ctx); err != nil {
+			return nil, fmt.Errorf("logout: listing the stored records: %w", err)
+		}
+	}
 	var removed []string
 	var errs []error
 	for _, e := range targets {
@@ -274,6 +300,16 @@ func (r *Resolver) Logout(ctx context.Context, names ...string) ([]string, error
 			removed = append(removed, e.name)
 		}
 		r.winner.CompareAndSwap(e, nil)
+		for _, k := range keys {
+			if k == e.key || (k != e.name && !strings.HasPrefix(k, e.name+".")) {
+				continue
+			}
+			if err := e.deleteKey(ctx, k); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			removed = append(removed, e.name+" ("+k+")")
+		}
 	}
 	return removed, errors.Join(errs...)
 }

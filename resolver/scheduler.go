@@ -273,9 +273,13 @@ func (e *entry) run(c *fetchCall) {
 func (e *entry) failedLocked(err error, now time.Time) []Event {
 	var events []Event
 	notConfigured := errors.Is(err, ErrNotConfigured)
-	dead := errors.Is(err, ErrLoginRequired) || errors.Is(err, ErrPermanent)
+	loginRequired := errors.Is(err, ErrLoginRequired)
+	dead := loginRequired || errors.Is(err, ErrPermanent)
+	// A dead login or a permanent error is reported once, not at every
+	// re-check of the store.
+	report := !notConfigured && (!dead || e.fail.dead == nil && !loginRequired)
 	if dead {
-		if e.fail.dead == nil && errors.Is(err, ErrLoginRequired) {
+		if e.fail.dead == nil && loginRequired {
 			events = append(events, Event{Kind: EventLoginRequired, Source: e.name, Err: err})
 		}
 		e.fail.dead = err
@@ -308,14 +312,14 @@ func (e *entry) failedLocked(err error, now time.Time) []Event {
 		}
 		e.fail.nextRetry = now.Add(delay)
 		e.armLocked(delay, e.retry)
-		if !dead {
+		if report {
 			events = append(events, Event{Kind: EventRefreshFailed, Source: e.name, Err: err, Attempt: e.fail.count, NextRetry: e.fail.nextRetry, Expiry: s.cred.Expiry})
 		}
 	default:
 		e.fail.err = err
 		e.fail.until = now.Add(max(delay, e.r.cfg.ErrorTTL))
 		e.refreshing.Store(false)
-		if !notConfigured && !dead {
+		if report {
 			events = append(events, Event{Kind: EventRefreshFailed, Source: e.name, Err: err, Attempt: e.fail.count})
 		}
 	}
@@ -773,4 +777,19 @@ func (e *entry) logout(ctx context.Context) (removed bool, err error) {
 	e.stopWallTimersLocked()
 	e.mu.Unlock()
 	return stored != nil || rerr != nil, errors.Join(errs...)
+}
+
+// deleteKey removes the record of another identity of this source, under
+// that record's lock.
+func (e *entry) deleteKey(ctx context.Context, key string) error {
+	st := e.r.cfg.Store
+	unlock, err := st.Lock(ctx, key)
+	if err != nil {
+		return fmt.Errorf("%s: taking the store lock of %s: %w", e.name, key, err)
+	}
+	defer unlock()
+	if err := st.Delete(ctx, key); err != nil {
+		return fmt.Errorf("%s: deleting the stored record %s: %w", e.name, key, err)
+	}
+	return nil
 }
