@@ -241,6 +241,21 @@ func (r *Resolver) Replace(ctx context.Context, cred *Credential) error {
 	return e.store(ctx, cred, true)
 }
 
+// Stored returns the named persistent source's stored record for the
+// identity the settings name: nil when there is none, an error matching
+// ErrStoreRead when it exists but cannot be read.
+func (r *Resolver) Stored(ctx context.Context, name string) (*Credential, error) {
+	e, ok := r.byName[name]
+	if !ok || !e.persist {
+		return nil, fmt.Errorf("resolver: %q is not a persistent source of the chain", name)
+	}
+	c, _, err := e.readStore(ctx)
+	if err != nil {
+		return nil, &SourceError{Source: name, Err: err}
+	}
+	return c, nil
+}
+
 // Logout removes what credchain stored for the named sources (every
 // persistent source when none is named) under the identity the current
 // settings name, revoking first where the source can. It returns the names
@@ -280,13 +295,13 @@ func (r *Resolver) logout(ctx context.Context, all bool, names []string) ([]stri
 	}
 	var keys []string
 	if all && len(targets) > 0 {
-		ls, ok := r.cfg.Store.(cache.Lister)
-		if !ok {
-			return nil, fmt.Errorf("logout: the %s store cannot list its records; remove other identities' records by hand", r.cfg.Store.Backend())
-		}
-		var err error
-		if keys, err = ls.Keys(ctx); err != nil {
-			return nil, fmt.Errorf("logout: listing the stored records: %w", err)
+		// A store that cannot list (macos-security) keeps other
+		// identities' records; the current one is removed all the same.
+		if ls, ok := r.cfg.Store.(cache.Lister); ok {
+			var err error
+			if keys, err = ls.Keys(ctx); err != nil {
+				return nil, fmt.Errorf("logout: listing the stored records: %w", err)
+			}
 		}
 	}
 	var removed []string

@@ -20,7 +20,7 @@ import (
 )
 
 func newLoginCmd(a *App) *cobra.Command {
-	var noBrowser bool
+	var noBrowser, force bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "login",
@@ -37,7 +37,10 @@ opener, unless --no-browser; the URL is always printed. A code the browser
 shows can be pasted on the terminal ("code" or "code#state") at any time.
 
 login refuses to start when nobody can finish it: --non-interactive, CI set,
-or neither a terminal nor $BROWSER.`,
+or neither a terminal nor $BROWSER. It also refuses when a login is stored
+but cannot be read (a wrong CREDCHAIN_FILE_PASSWORD, a damaged record, one
+written by a newer credchain): fix the store, or give --force to replace
+the record.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -53,6 +56,13 @@ or neither a terminal nor $BROWSER.`,
 			if err != nil {
 				return err
 			}
+			if !force {
+				// Before the browser: a person must not log in only to be
+				// told the login cannot be stored.
+				if _, err := r.Stored(ctx, src.Name()); err != nil {
+					return fmt.Errorf("login: %w", err)
+				}
+			}
 			if !cmd.Flags().Changed("timeout") && s.OAuth.LoginTimeout > 0 {
 				timeout = s.OAuth.LoginTimeout
 			}
@@ -66,7 +76,11 @@ or neither a terminal nor $BROWSER.`,
 			if err != nil {
 				return err
 			}
-			if err := r.Store(ctx, cred); err != nil {
+			store := r.Store
+			if force {
+				store = r.Replace
+			}
+			if err := store(ctx, cred); err != nil {
 				return fmt.Errorf("logged in, but the login could not be stored: %w", err)
 			}
 			a.printLogin(cred)
@@ -74,6 +88,7 @@ or neither a terminal nor $BROWSER.`,
 		},
 	}
 	cmd.Flags().BoolVar(&noBrowser, "no-browser", false, "do not open a browser; only print the URL")
+	cmd.Flags().BoolVar(&force, "force", false, "replace a stored login that cannot be read (wrong password, damaged, newer format)")
 	cmd.Flags().DurationVar(&timeout, "timeout", oauthpkce.DefaultLoginTimeout, "how long to wait for the browser or a pasted code (setting oauth.login_timeout)")
 	return cmd
 }
