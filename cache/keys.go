@@ -66,7 +66,7 @@ func dirKeys(dir, suffix string) ([]string, error) {
 	var keys []string
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), suffix)
-		if ok && e.Type().IsRegular() && checkKey(name) == nil {
+		if ok && !strings.HasPrefix(name, journalPrefix) && e.Type().IsRegular() && checkKey(name) == nil {
 			keys = append(keys, name)
 		}
 	}
@@ -74,7 +74,20 @@ func dirKeys(dir, suffix string) ([]string, error) {
 }
 
 func (b *plaintextBackend) keys() ([]string, error) { return dirKeys(b.dir, ".json") }
-func (b *fileBackend) keys() ([]string, error)      { return dirKeys(b.dir, "") }
+func (b *fileBackend) keys() ([]string, error) {
+	keys, err := dirKeys(b.dir, "")
+	if err != nil {
+		return nil, err
+	}
+	// A journal left by a crash is a record too.
+	entries, _ := os.ReadDir(b.dir)
+	for _, e := range entries {
+		if k, ok := strings.CutPrefix(e.Name(), journalPrefix); ok && checkKey(k) == nil && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
+}
 
 func (b *keyringBackend) keys() (keys []string, err error) {
 	var names []string
