@@ -72,6 +72,9 @@ type Resolver struct {
 	cancel   context.CancelFunc
 	closed   atomic.Bool
 	inflight sync.WaitGroup
+	// closeOnce makes every Close wait for the first one to finish.
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New validates cfg, starts reading every persistent source's stored record
@@ -329,13 +332,27 @@ func (r *Resolver) logout(ctx context.Context, all bool, names []string) ([]stri
 	return removed, errors.Join(errs...)
 }
 
+// Abort cancels in-flight fetches at once — a helper command's process
+// group is killed, a token request abandoned — and closes the resolver, for
+// a program that must stop now (a signal). An answer that has already
+// arrived is still stored: a rotated refresh token is never dropped.
+func (r *Resolver) Abort() {
+	r.cancel()
+	_ = r.Close()
+}
+
 // Close stops the refresh timers and waits, up to Config.CloseTimeout, for
 // refreshes already in flight to be stored, so a rotated refresh token is
 // never lost by a process ending.
+// Concurrent and later calls wait for the first to finish and return its
+// result.
 func (r *Resolver) Close() error {
-	if !r.closed.CompareAndSwap(false, true) {
-		return nil
-	}
+	r.closeOnce.Do(func() { r.closeErr = r.close() })
+	return r.closeErr
+}
+
+func (r *Resolver) close() error {
+	r.closed.Store(true)
 	for _, e := range r.entries {
 		e.stopTimer()
 	}

@@ -543,7 +543,10 @@ func (e *entry) readStore(ctx context.Context) (*Credential, *record, error) {
 }
 
 // write stores cred (with the failure f, if any) as this source's record.
+// It is not cancelled with ctx (Abort, a caller giving up): what the source
+// returned is written whole; the store's time box bounds it.
 func (e *entry) write(ctx context.Context, cred *Credential, now time.Time, f *failureRecord) error {
+	ctx = context.WithoutCancel(ctx)
 	data, err := encodeRecord(cred, now, e.identity, f)
 	if err == nil {
 		err = e.r.cfg.Store.Set(ctx, e.key, data)

@@ -32,6 +32,13 @@ type App struct {
 	// Prompt reads a secret from the terminal without echo.
 	Prompt func(prompt string) (string, error)
 
+	// signals is the process's signal handling (nil in tests).
+	signals *signalExit
+	// markResolving, when set, puts the recursion marker into the
+	// environment every child started while resolving inherits (a helper,
+	// an AWS credential_process); nil in tests, which run in-process.
+	markResolving func(string)
+
 	// Global flags.
 	configFile     string
 	storeBackend   string
@@ -66,6 +73,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // Run runs the command line args and returns the exit code.
 func (a *App) Run(ctx context.Context, args []string) int {
+	if v := a.Getenv(resolvingEnv); v != "" {
+		fmt.Fprintf(a.Err, "credchain: %s\n", recursionMessage(v))
+		return exitError
+	}
 	root := newRootCmd(a)
 	root.PersistentPreRunE = a.cloudHandover(args) // lean build only: see cloud_handover.go
 	root.SetArgs(args)
@@ -128,6 +139,12 @@ func (a *App) Resolver(ctx context.Context, cmd *cobra.Command) (*resolver.Resol
 	r, err := resolver.New(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
+	}
+	// A signal cancels ctx: stop in-flight fetches (and the helpers they
+	// run) at once instead of waiting for them in Close.
+	context.AfterFunc(ctx, r.Abort)
+	if a.markResolving != nil {
+		a.markResolving(resolvingMarker(r))
 	}
 	return r, s, nil
 }
