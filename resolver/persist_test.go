@@ -129,7 +129,8 @@ func TestLoginRequiredClearsOnlyTheDeadToken(t *testing.T) {
 }
 
 // When another process stored a new login between our read and our refresh
-// failure, the compare-and-swap keeps the newer record.
+// failure, clearing the dead token (re-read under the lock) keeps the newer
+// record.
 func TestDeadTokenCASKeepsNewerRecord(t *testing.T) {
 	clock := testenv.NewFakeClock(t0)
 	store := cache.NewMemory()
