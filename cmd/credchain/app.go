@@ -65,12 +65,6 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *App {
 	return a
 }
 
-// run is main without the process: it parses args, runs the command and
-// returns the exit code. Errors are printed as "credchain: <message>".
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return newApp(stdin, stdout, stderr).Run(ctx, args)
-}
-
 // Run runs the command line args and returns the exit code.
 func (a *App) Run(ctx context.Context, args []string) int {
 	if v := a.Getenv(resolvingEnv); v != "" {
