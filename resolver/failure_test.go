@@ -218,3 +218,36 @@ func TestFailureIsSharedThroughTheStore(t *testing.T) {
 		t.Fatalf("the shared failure carries no remaining backoff: %v", err)
 	}
 }
+
+// A process whose credential is still usable never waits for a lock
+// another holds: its background refresh fails at once (the lock is busy)
+// and the credential keeps being served.
+func TestUsableCredentialNeverWaitsForTheLock(t *testing.T) {
+	testenv.Hermetic(t)
+	clock := testenv.NewFakeClock(t0)
+	store, err := cache.Open(context.Background(), cache.Options{Backend: "plaintext", Dir: t.TempDir(), LockWait: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &fakeSource{name: "oauth", persistent: true, fetch: tokenAt(clock, time.Hour)}
+	events := testenv.NewEvents()
+	r := newResolver(t, clock, events, store, src)
+	cred := mustResolve(t, r)
+	events.Wait(t, resolver.EventRefreshed)
+	unlock, err := store.Lock(context.Background(), "oauth") // another process's refresh
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	clock.Set(t0.Add(56 * time.Minute)) // stale, still valid
+	if c := mustResolve(t, r); !c.SameSecret(cred) {
+		t.Fatalf("got %v", c)
+	}
+	ev := events.Wait(t, resolver.EventRefreshFailed) // not after LockWait (an hour)
+	if !errors.Is(ev.Err, cache.ErrLockBusy) {
+		t.Fatalf("refresh failed with %v; want the lock busy", ev.Err)
+	}
+	if c := mustResolve(t, r); !c.SameSecret(cred) {
+		t.Fatalf("after the busy lock got %v", c)
+	}
+}
