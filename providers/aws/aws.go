@@ -553,3 +553,5 @@ func (s *Source) Identity() string {
 	}
 	return strings.Join(parts, " ")
 }
+
+var _ resolver.Identifier = (*Source)(nil)

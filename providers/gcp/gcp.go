@@ -407,3 +407,5 @@ func (s *Source) adcPath() string {
 	}
 	return filepath.Join(dir, "application_default_credentials.json")
 }
+
+var _ resolver.Identifier = (*Source)(nil)
