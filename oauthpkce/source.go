@@ -43,12 +43,13 @@ type Source struct {
 }
 
 var (
-	_ resolver.Source     = (*Source)(nil)
-	_ resolver.Persistent = (*Source)(nil)
-	_ resolver.Revoker    = (*Source)(nil)
-	_ resolver.Describer  = (*Source)(nil)
-	_ resolver.Prober     = (*Source)(nil)
-	_ resolver.Identifier = (*Source)(nil)
+	_ resolver.Source        = (*Source)(nil)
+	_ resolver.Persistent    = (*Source)(nil)
+	_ resolver.Revoker       = (*Source)(nil)
+	_ resolver.Describer     = (*Source)(nil)
+	_ resolver.Prober        = (*Source)(nil)
+	_ resolver.Identifier    = (*Source)(nil)
+	_ resolver.LegacyMatcher = (*Source)(nil)
 )
 
 // New checks cfg and returns the source. Nothing is fetched yet; settings
@@ -382,4 +383,19 @@ func (s *Source) Identity() string {
 	add("client_id", c.ClientID)
 	add("scopes", strings.Join(c.Scopes, " "))
 	return strings.Join(parts, " ")
+}
+
+// Matches implements resolver.LegacyMatcher: a login stored before records
+// were keyed by identity is this identity's when it names the same client
+// and provider.
+func (s *Source) Matches(stored *resolver.Credential) bool {
+	c := &s.cfg
+	m := stored.Meta
+	if c.ClientID == "" || m[MetaClientID] != c.ClientID {
+		return false
+	}
+	if c.Issuer != "" {
+		return m[MetaIssuer] == c.Issuer
+	}
+	return c.TokenURL != "" && m[MetaTokenURL] == c.TokenURL
 }

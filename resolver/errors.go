@@ -144,3 +144,12 @@ func (e *KeepError) Unwrap() error { return e.Err }
 type Identifier interface {
 	Identity() string
 }
+
+// LegacyMatcher is implemented by an Identifier whose records were stored
+// under its bare name before records were keyed by identity (an OAuth
+// login). When the identity's record is missing, the resolver reads the
+// old one and, if Matches says it belongs to the current identity, copies
+// it under the new key, so upgrading credchain does not cost a login.
+type LegacyMatcher interface {
+	Matches(stored *Credential) bool
+}

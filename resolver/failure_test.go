@@ -251,3 +251,37 @@ func TestUsableCredentialNeverWaitsForTheLock(t *testing.T) {
 		t.Fatalf("after the busy lock got %v", c)
 	}
 }
+
+type legacySource struct {
+	identSource
+	client string
+}
+
+func (s legacySource) Matches(c *resolver.Credential) bool { return c.Meta["client_id"] == s.client }
+
+// A login stored under the bare source name by an older credchain is
+// adopted when it belongs to the current identity, and only then.
+func TestLegacyRecordMigrates(t *testing.T) {
+	for _, tc := range []struct {
+		client string
+		want   bool
+	}{{"cli-a", true}, {"cli-b", false}} {
+		clock := testenv.NewFakeClock(t0)
+		store := cache.NewMemory()
+		old, _ := resolver.EncodeRecord(&resolver.Credential{Source: "oauth", Kind: resolver.KindBearer,
+			Token: resolver.NewSecret("legacy-access-token-xxxx"), Expiry: t0.Add(time.Hour),
+			Meta: map[string]string{"client_id": "cli-a"}}, t0)
+		_ = store.Set(context.Background(), "oauth", old)
+		src := legacySource{identSource{&fakeSource{name: "oauth", persistent: true, fetch: func(context.Context, *resolver.Credential, int) (*resolver.Credential, error) {
+			return nil, resolver.NotConfigured("not logged in")
+		}}, "client=" + tc.client}, tc.client}
+		r := newResolver(t, clock, nil, store, src)
+		c, err := r.Resolve(context.Background())
+		if got := err == nil && c.Token.Reveal() == "legacy-access-token-xxxx"; got != tc.want {
+			t.Fatalf("client %s: adopted = %v (%v, %v), want %v", tc.client, got, c, err, tc.want)
+		}
+		if _, err := store.Get(context.Background(), resolver.StoreKey(src)); (err == nil) != tc.want {
+			t.Fatalf("client %s: record under the identity key: %v", tc.client, err)
+		}
+	}
+}

@@ -503,6 +503,7 @@ func (e *entry) load() {
 		data, err = e.r.cfg.Store.Get(e.r.root, e.key)
 	}
 	if errors.Is(err, cache.ErrNotFound) {
+		e.migrateLegacy()
 		return
 	}
 	var cred *Credential
@@ -521,6 +522,44 @@ func (e *entry) load() {
 	if e.snap.Load() == nil {
 		e.installLocked(cred, e.r.clock.Now())
 	}
+}
+
+// migrateLegacy adopts a record stored under the source's bare name by a
+// credchain that did not key records by identity, when the source says it
+// belongs to the current identity: it is copied under the identity's key
+// (the old record stays until logout).
+func (e *entry) migrateLegacy() {
+	m, ok := e.src.(LegacyMatcher)
+	if !ok || e.key == e.name {
+		return
+	}
+	ctx := e.r.root
+	st := e.r.cfg.Store
+	data, err := st.Get(ctx, e.name)
+	if err != nil {
+		return
+	}
+	cred, _, err := decodeRecord(data)
+	if err != nil || !m.Matches(cred) {
+		return
+	}
+	unlock, err := st.Lock(ctx, e.key)
+	if err != nil {
+		return
+	}
+	defer unlock()
+	if _, err := st.Get(ctx, e.key); !errors.Is(err, cache.ErrNotFound) {
+		return // written meanwhile, or unreadable: not ours to replace
+	}
+	now := e.r.clock.Now()
+	if e.write(ctx, cred, now, nil) != nil {
+		return
+	}
+	e.mu.Lock()
+	if e.snap.Load() == nil {
+		e.installLocked(cred, now)
+	}
+	e.mu.Unlock()
 }
 
 // readStore reads and decodes this source's record; a missing record is
