@@ -95,17 +95,7 @@ func TestKillDuringRefreshKeepsTheLogin(t *testing.T) {
 				"CREDCHAIN_FILE_PASSWORD=kill-loop-password",
 				"CREDCHAIN_OAUTH_TOKEN_URL="+srv.URL+"/token", "CREDCHAIN_OAUTH_AUTHORIZE_URL="+srv.URL+"/authorize",
 				"CREDCHAIN_OAUTH_CLIENT_ID=kill-loop")
-			st := runBinary(t, env, nil, "status", "--json")
-			var status statusJSON
-			if err := json.Unmarshal([]byte(st.out), &status); err != nil {
-				t.Fatalf("status: %v: %+v", err, st)
-			}
-			key := ""
-			for _, s := range status.Sources {
-				if s.Name == "oauth" {
-					key = s.StoreKey
-				}
-			}
+			key := oauthStoreKey(t, env)
 			store, err := cache.Open(context.Background(), cache.Options{Backend: backend, Dir: dir,
 				FilePassword: func() (string, error) { return "kill-loop-password", nil }})
 			if err != nil {
