@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"sync"
@@ -725,7 +726,7 @@ func (e *sharedFailureError) RetryAfter() time.Duration {
 // The rest of the record stays: a still-valid access token keeps being
 // served, and every later run reports "login required" (not "not logged
 // in") with the login's details intact.
-func (e *entry) clearDeadRefresh(ctx context.Context, prev *Credential, now time.Time, cause error) {
+func (e *entry) clearDeadRefresh(ctx context.Context, prev *Credential, now time.Time, why error) {
 	if prev == nil || prev.Refresh.IsZero() {
 		return
 	}
@@ -735,7 +736,14 @@ func (e *entry) clearDeadRefresh(ctx context.Context, prev *Credential, now time
 	}
 	kept := *current
 	kept.Refresh = Secret{}
-	f := &failureRecord{Error: cause.Error(), At: now.UTC(), Until: now.UTC(), PID: os.Getpid(), Dead: true}
+	if n := RecordNoter(nil); errors.As(why, &n) {
+		kept.Meta = maps.Clone(kept.Meta)
+		if kept.Meta == nil {
+			kept.Meta = map[string]string{}
+		}
+		maps.Copy(kept.Meta, n.RecordMeta())
+	}
+	f := &failureRecord{Error: why.Error(), At: now.UTC(), Until: now.UTC(), PID: os.Getpid(), Dead: true}
 	_ = e.write(ctx, &kept, now, f)
 }
 
