@@ -11,6 +11,7 @@ import (
 
 	"github.com/credchain/credchain/config"
 	"github.com/credchain/credchain/internal/testenv"
+	"github.com/credchain/credchain/source/all"
 )
 
 // TestSettingsFileBounded: --config naming a FIFO, a device or a file over
@@ -31,7 +32,7 @@ func TestSettingsFileBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	for file, want := range map[string]string{fifo: "not a regular file", zero: "not a regular file", big: "larger than 1048576 bytes"} {
-		_, err := config.Load(config.LoadOptions{File: file, Getenv: func(string) string { return "" }, LookupEnv: func(string) (string, bool) { return "", false }})
+		_, err := config.Load(config.LoadOptions{File: file, Sources: all.Sources(), Getenv: func(string) string { return "" }, LookupEnv: func(string) (string, bool) { return "", false }})
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v; want %q", filepath.Base(file), err, want)
 		}
