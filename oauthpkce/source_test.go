@@ -274,6 +274,9 @@ func TestLogoutRevokes(t *testing.T) {
 	if len(revoked) != 1 || revoked[0].Get("token") != "rt-old-SECRET" || revoked[0].Get("token_type_hint") != "refresh_token" || revoked[0].Get("client_id") != "cli" {
 		t.Errorf("revocation requests %v", revoked)
 	}
+	if keys, _ := st.Keys(context.Background()); len(keys) != 0 {
+		t.Errorf("records still stored: %v", keys)
+	}
 	if _, err := st.Get(context.Background(), oauthpkce.Name); !errors.Is(err, cache.ErrNotFound) {
 		t.Errorf("record still stored: %v", err)
 	}
