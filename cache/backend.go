@@ -31,19 +31,20 @@ type preparer interface {
 // and (for backends that are not safe for concurrent use) serialises calls,
 // normalises not-found errors, and holds the per-key cross-process lock.
 type store struct {
-	name    string
-	dir     string
-	timeout time.Duration
-	fix     string // what to do when a call times out
-	be      backend
-	serial  chan struct{} // capacity 1; nil when calls may run concurrently
-	locks   keyLocks
-	info    map[string]string
+	name     string
+	dir      string
+	timeout  time.Duration
+	lockWait time.Duration
+	fix      string // what to do when a call times out
+	be       backend
+	serial   chan struct{} // capacity 1; nil when calls may run concurrently
+	locks    keyLocks
+	info     map[string]string
 }
 
 func newStore(o *options, name string, be backend, serial bool) *store {
 	s := &store{
-		name: name, dir: o.Dir, timeout: o.Timeout, fix: timeoutFix(name), be: be,
+		name: name, dir: o.Dir, timeout: o.Timeout, lockWait: o.LockWait, fix: timeoutFix(name), be: be,
 		info: map[string]string{"backend": name, "dir": o.Dir, "service": o.Service},
 	}
 	if serial {

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 
 	"github.com/99designs/keyring"
 )
@@ -80,6 +79,7 @@ func openPlaintext(ctx context.Context, o *options, name string) (*store, error)
 type fileBackend struct {
 	dir string
 	o   *options
+	jk  journalKey
 }
 
 func (b *fileBackend) keyring(dir string) (keyring.Keyring, error) {
@@ -102,14 +102,24 @@ func (b *fileBackend) prepare(op, key string) error {
 		return nil
 	case "get":
 		if _, err := os.Stat(filepath.Join(b.dir, key)); errors.Is(err, fs.ErrNotExist) {
-			return nil
+			if _, err := os.Stat(b.journalPath(key)); errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
 		}
 	}
 	_, err := b.o.password()
+	if err == nil {
+		// A read comes before the refresh that writes: derive the journal
+		// key now, off the write's critical path.
+		b.jk.start(b.o.password)
+	}
 	return err
 }
 
 func (b *fileBackend) get(key string) ([]byte, error) {
+	if v, err := b.readJournal(key); !errors.Is(err, fs.ErrNotExist) {
+		return v, err
+	}
 	p := filepath.Join(b.dir, key)
 	if _, err := os.Stat(p); err != nil {
 		return nil, err
@@ -129,11 +139,19 @@ func (b *fileBackend) get(key string) ([]byte, error) {
 }
 
 func (b *fileBackend) set(key string, value []byte) error {
+	if err := b.writeJournal(key, value); err != nil {
+		return err
+	}
 	staging, err := os.MkdirTemp(b.dir, ".staging-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(staging)
+	// Held while the staging directory is in use: the next open removes a
+	// staging directory only when no writer holds it.
+	if unlock := lockLeftover(staging); unlock != nil {
+		defer unlock()
+	}
 	kr, err := b.keyring(staging)
 	if err != nil {
 		return err
@@ -148,10 +166,18 @@ func (b *fileBackend) set(key string, value []byte) error {
 	if err := os.Rename(tmp, filepath.Join(b.dir, key)); err != nil {
 		return err
 	}
-	return syncDir(b.dir)
+	if err := syncDir(b.dir); err != nil {
+		return err
+	}
+	return removeSync(b.dir, b.journalPath(key))
 }
 
-func (b *fileBackend) del(key string) error { return removeSync(b.dir, filepath.Join(b.dir, key)) }
+func (b *fileBackend) del(key string) error {
+	if err := removeSync(b.dir, b.journalPath(key)); err != nil {
+		return err
+	}
+	return removeSync(b.dir, filepath.Join(b.dir, key))
+}
 
 func openFile(ctx context.Context, o *options, name string) (*store, error) {
 	dir := filepath.Join(o.Dir, "file")
@@ -165,10 +191,15 @@ func openFile(ctx context.Context, o *options, name string) (*store, error) {
 }
 
 // prepareDir creates the store directory and a private subdirectory of it
-// (0700, tightened if it exists with looser permissions), and removes
-// temporary files a crashed writer left behind.
+// (0700, tightened if it exists with looser permissions), refuses a store
+// directory another user could change, and removes temporary files a
+// crashed writer left behind (at once, unless a live writer holds them:
+// they may hold a cleartext record).
 func prepareDir(base, dir string) error {
 	if err := os.MkdirAll(base, 0o700); err != nil {
+		return err
+	}
+	if err := checkTrusted(base); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -180,6 +211,9 @@ func prepareDir(base, dir string) error {
 	}
 	if !fi.IsDir() {
 		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if err := checkOwner(dir, fi); err != nil {
+		return err
 	}
 	if fi.Mode().Perm() != 0o700 {
 		if err := os.Chmod(dir, 0o700); err != nil {
@@ -194,9 +228,10 @@ func prepareDir(base, dir string) error {
 		if !strings.HasPrefix(e.Name(), ".tmp-") && !strings.HasPrefix(e.Name(), ".staging-") {
 			continue
 		}
-		// Old enough that no live writer can still be using it.
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > 10*time.Minute {
-			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+		p := filepath.Join(dir, e.Name())
+		if unlock := lockLeftover(p); unlock != nil {
+			_ = os.RemoveAll(p)
+			unlock()
 		}
 	}
 	return nil
@@ -204,29 +239,34 @@ func prepareDir(base, dir string) error {
 
 // writeFileAtomic replaces dir/name with data so that a reader or a crash
 // sees the old or the new content, never a mix: a 0600 temporary file in
-// the same directory, fsync, rename, fsync of the directory.
+// the same directory (locked while written, so the next open removes it
+// only if this writer is gone), renamed into place, then fsync of the file
+// and the directory. The rename comes before the fsyncs so that a killed
+// process has already published the record when the slow part starts (a
+// rotated refresh token must survive a kill); ext4, xfs and btrfs flush a
+// file renamed over another before the rename is committed.
 func writeFileAtomic(dir, name string, data []byte) (err error) {
 	f, err := os.CreateTemp(dir, ".tmp-"+name+"-")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
+	renamed := false
 	defer func() {
-		if err != nil {
-			_ = f.Close()
+		_ = f.Close() // also releases the lock
+		if err != nil && !renamed {
 			_ = os.Remove(tmp)
 		}
 	}()
+	lockFile(f)
 	if _, err = f.Write(data); err != nil {
 		return err
 	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
 	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	renamed = true
+	if err = f.Sync(); err != nil {
 		return err
 	}
 	return syncDir(dir)

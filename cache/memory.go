@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"os"
 	"sync"
 )
 
@@ -57,6 +58,14 @@ func (m *Memory) Lock(ctx context.Context, key string) (func(), error) {
 		m.locks[key] = ch
 	}
 	m.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	default:
+	}
+	if noWait(ctx) {
+		return nil, &LockHeldError{Key: key, Path: "memory", PID: os.Getpid()}
+	}
 	select {
 	case ch <- struct{}{}:
 		return func() { <-ch }, nil

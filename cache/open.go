@@ -54,6 +54,10 @@ type Options struct {
 	FilePassword func() (string, error)
 	// Timeout is the time box of every backend call; default 3s.
 	Timeout time.Duration
+	// LockWait bounds how long Lock waits for a lock another process (or
+	// goroutine) holds; default DefaultLockWait. The error then names the
+	// holder's pid and how long it has held the lock.
+	LockWait time.Duration
 	// KeyCtlScope is the kernel keyring the "keyctl" backend uses: "user"
 	// (the default: shared by the user's processes until reboot),
 	// "usersession", "session", "process" or "thread".
@@ -140,6 +144,12 @@ func resolveOptions(o Options) (*options, error) {
 	}
 	if r.Timeout == 0 {
 		r.Timeout = DefaultTimeout
+	}
+	if r.LockWait < 0 {
+		return nil, fmt.Errorf("cache: store lock wait %v is negative", r.LockWait)
+	}
+	if r.LockWait == 0 {
+		r.LockWait = DefaultLockWait
 	}
 	if r.KeyCtlScope == "" {
 		r.KeyCtlScope = "user"

@@ -53,14 +53,3 @@ func (p *Prefetch) Has(key string) bool {
 	_, ok := p.results[key]
 	return ok
 }
-
-// Done returns a channel closed when the read for key has finished (closed
-// at once for a key that was not prefetched).
-func (p *Prefetch) Done(key string) <-chan struct{} {
-	if r, ok := p.results[key]; ok {
-		return r.done
-	}
-	c := make(chan struct{})
-	close(c)
-	return c
-}

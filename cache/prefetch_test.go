@@ -76,7 +76,6 @@ func TestPrefetchParallel(t *testing.T) {
 func TestPrefetchMissing(t *testing.T) {
 	ctx := context.Background()
 	p := StartPrefetch(ctx, NewMemory(), []string{"oauth"})
-	<-p.Done("oauth")
 	if _, err := p.Wait(ctx, "oauth"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Wait of a missing record: %v", err)
 	}

@@ -35,6 +35,8 @@ type Store interface {
 	// Delete removes the record; deleting a missing record is not an error.
 	Delete(ctx context.Context, key string) error
 	// Lock takes the cross-process lock for key and returns the function
-	// that releases it. It honours ctx while waiting.
+	// that releases it. It honours ctx while waiting, waits at most
+	// Options.LockWait (not at all under NoWait), and then fails with an
+	// error matching ErrLockBusy that names the holder.
 	Lock(ctx context.Context, key string) (unlock func(), err error)
 }

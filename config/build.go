@@ -192,6 +192,19 @@ func (l *lazyStore) Lock(ctx context.Context, key string) (func(), error) {
 	return st.Lock(ctx, key)
 }
 
+// Keys implements cache.Lister when the opened store does.
+func (l *lazyStore) Keys(ctx context.Context) ([]string, error) {
+	st, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ls, ok := st.(cache.Lister)
+	if !ok {
+		return nil, fmt.Errorf("store backend %s cannot list its records", st.Backend())
+	}
+	return ls.Keys(ctx)
+}
+
 // opened reports whether the real store has been opened (tests).
 func (l *lazyStore) opened() bool {
 	l.mu.Lock()

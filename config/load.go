@@ -326,7 +326,7 @@ func settingsPath(flagFile string, lookup func(string) (string, bool), getenv fu
 // readFile returns the file's top-level mapping, or nil for a missing
 // default file.
 func readFile(path string, explicit bool, origin string) (map[string]any, error) {
-	data, err := os.ReadFile(path)
+	data, err := readSettings(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			if !explicit {

@@ -126,6 +126,8 @@ func (e *TokenError) Error() string {
 	switch {
 	case errors.Is(e.Err, resolver.ErrLoginRequired):
 		b.WriteString("; the refresh token was refused, run credchain login")
+	case errors.Is(e.Err, resolver.ErrPermanent):
+		b.WriteString("; not retried until the settings or the stored login change")
 	case e.Err != nil:
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
@@ -147,6 +149,11 @@ func (e *TokenError) RetryAfter() time.Duration { return e.Retry }
 // than RFC 6749's invalid_grant.
 var loginRequiredCodes = map[string]bool{"invalid_grant": true, "invalid_request": true}
 
+// permanentCodes are the token-endpoint errors that retrying cannot fix:
+// the provider refuses the client itself. They are not retried until the
+// settings or the stored login change.
+var permanentCodes = map[string]bool{"invalid_client": true, "unauthorized_client": true, "unsupported_grant_type": true}
+
 // classify turns an error from golang.org/x/oauth2 into a TokenError without
 // ever quoting the response body (it may echo a secret).
 func classify(op, endpoint string, err error, rec *responseRecorder, secrets ...string) error {
@@ -165,8 +172,11 @@ func classify(op, endpoint string, err error, rec *responseRecorder, secrets ...
 			te.Temporary = true
 		case op == "refresh" && loginRequiredCodes[re.ErrorCode]:
 			te.Err = resolver.ErrLoginRequired
+		case permanentCodes[re.ErrorCode]:
+			te.Err = resolver.ErrPermanent
 		case te.Code == "" && te.Status >= 200 && te.Status < 300:
 			te.Description = "the response is not a token response"
+			te.Err = resolver.ErrPermanent
 		}
 		if te.Code == "" && te.Description == "" {
 			rec.mu.Lock()
@@ -196,6 +206,9 @@ func classify(op, endpoint string, err error, rec *responseRecorder, secrets ...
 			te.Retry = parseRetryAfter(ra, time.Now())
 		}
 		te.Description = fmt.Sprintf("the response is not a valid token response (content type %q)", sanitize(ct))
+		if code >= 200 && code < 300 {
+			te.Err = resolver.ErrPermanent
+		}
 	}
 	return te
 }

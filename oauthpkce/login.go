@@ -62,7 +62,14 @@ type callback struct {
 	// reply, for the loopback listener, receives the outcome of the code
 	// exchange so the browser page can say whether login succeeded.
 	reply chan error
+	// written, for the loopback listener, is closed once that page is
+	// written: Login returns then, and the listener shuts down afterwards.
+	written chan struct{}
 }
+
+// pageWait bounds how long Login waits for the result page to be written
+// before it hands back the login.
+const pageWait = time.Second
 
 // failure is the error that ends the login with this response, if any.
 func (cb callback) failure() error {
@@ -213,6 +220,10 @@ func (s *Source) login(ctx context.Context, opts LoginOptions) (*resolver.Creden
 		cred, err := s.exchange(ctx, conf, ep, cb.code, verifier, asked)
 		if cb.reply != nil {
 			cb.reply <- err
+			select {
+			case <-cb.written:
+			case <-time.After(pageWait):
+			}
 		}
 		return cred, err
 	case <-ctx.Done():
@@ -317,12 +328,16 @@ func (f *flow) deliver(cb callback) bool {
 func (f *flow) serve(ln net.Listener) (stop func()) {
 	srv := &http.Server{Handler: http.HandlerFunc(f.handle), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
+	// The shutdown runs after Login has handed back its result: another
+	// callback or an idle pre-connected socket must not delay the login.
 	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		if srv.Shutdown(ctx) != nil {
-			_ = srv.Close()
-		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			if srv.Shutdown(ctx) != nil {
+				_ = srv.Close()
+			}
+		}()
 	}
 }
 
@@ -350,7 +365,8 @@ func (f *flow) handle(w http.ResponseWriter, r *http.Request) {
 		writePage(w, http.StatusBadRequest, false, msg)
 		return
 	}
-	cb := callback{code: code, authErr: authErr, err: f.checkIss(r.URL.Query()), reply: make(chan error, 1)}
+	cb := callback{code: code, authErr: authErr, err: f.checkIss(r.URL.Query()), reply: make(chan error, 1), written: make(chan struct{})}
+	defer close(cb.written)
 	if !f.deliver(cb) {
 		writePage(w, http.StatusConflict, false, "This login has already finished; you can close this tab.")
 		return

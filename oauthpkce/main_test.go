@@ -28,6 +28,10 @@ const (
 	helperIssuer   = "OAUTHPKCE_TEST_ISSUER"
 	helperClient   = "OAUTHPKCE_TEST_CLIENT_ID"
 	helperDuration = "OAUTHPKCE_TEST_DURATION"
+	// helperScopes is the parent source's oauth scopes (space-separated):
+	// with the issuer and client they are the identity the login is
+	// stored under.
+	helperScopes = "OAUTHPKCE_TEST_SCOPES"
 )
 
 // TestMain runs the test binary as a child process when childEnv names
@@ -55,7 +59,7 @@ func childResolveLoop(w io.Writer) int {
 	fail := func(format string, args ...any) {
 		fmt.Fprintf(out, "HELPER ERR "+format+"\n", args...)
 	}
-	src, err := oauthpkce.New(oauthpkce.Config{Issuer: os.Getenv(helperIssuer), ClientID: os.Getenv(helperClient)})
+	src, err := oauthpkce.New(oauthpkce.Config{Issuer: os.Getenv(helperIssuer), ClientID: os.Getenv(helperClient), Scopes: strings.Fields(os.Getenv(helperScopes))})
 	if err != nil {
 		fail("%v", err)
 		return 0
@@ -104,10 +108,10 @@ func tokenID(tok string) string {
 // login stored in the plaintext store dir, and returns every distinct token
 // they saw (by tokenID). A child's error line or a child that did not keep
 // refreshing (fewer than minTokens tokens) fails the test.
-func runResolveChildren(t *testing.T, n int, dir, issuer, clientID string, run time.Duration, minTokens int) map[string]bool {
+func runResolveChildren(t *testing.T, n int, dir, issuer, clientID string, scopes []string, run time.Duration, minTokens int) map[string]bool {
 	t.Helper()
 	env := append(os.Environ(), childEnv+"=resolve-loop", helperStore+"="+dir, helperIssuer+"="+issuer,
-		helperClient+"="+clientID, helperDuration+"="+run.String())
+		helperClient+"="+clientID, helperScopes+"="+strings.Join(scopes, " "), helperDuration+"="+run.String())
 	var wg sync.WaitGroup
 	outs := make([]bytes.Buffer, n)
 	errs := make([]error, n)

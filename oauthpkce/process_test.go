@@ -25,7 +25,7 @@ func TestProcessesBackgroundRefresh(t *testing.T) {
 	loggedIn := time.Now()
 	dir := sharedLogin(t, src, cred)
 
-	seen := runResolveChildren(t, 8, dir, d.Issuer, d.ClientID, run, 3)
+	seen := runResolveChildren(t, 8, dir, d.Issuer, d.ClientID, loginScopes, run, 3)
 	seen[tokenID(cred.Token.Reveal())] = true
 	calls := d.Proxy.TokenCalls("refresh_token")
 	presented := map[string]bool{}

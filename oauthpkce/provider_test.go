@@ -254,7 +254,7 @@ func TestRefusedRefreshIsRemembered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Set(context.Background(), oauthpkce.Name, data); err != nil {
+	if err := st.Set(context.Background(), oauthKey(t, st), data); err != nil {
 		t.Fatal(err)
 	}
 	r3 := newResolver(t, opSource(t, op, nil), st, nil, nil)
@@ -471,7 +471,7 @@ func TestProcessesGrantRevokingProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := sharedLogin(t, src, cred)
-	seen := runResolveChildren(t, 8, dir, op.Issuer, op.ClientID, run, 4)
+	seen := runResolveChildren(t, 8, dir, op.Issuer, op.ClientID, nil, run, 4)
 	seen[tokenID(cred.Token.Reveal())] = true
 	s := op.Stats()
 	t.Logf("provider saw %+v; %d distinct tokens across 8 processes", s, len(seen))

@@ -1,9 +1,12 @@
 package oauthpkce
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -40,11 +43,13 @@ type Source struct {
 }
 
 var (
-	_ resolver.Source     = (*Source)(nil)
-	_ resolver.Persistent = (*Source)(nil)
-	_ resolver.Revoker    = (*Source)(nil)
-	_ resolver.Describer  = (*Source)(nil)
-	_ resolver.Prober     = (*Source)(nil)
+	_ resolver.Source        = (*Source)(nil)
+	_ resolver.Persistent    = (*Source)(nil)
+	_ resolver.Revoker       = (*Source)(nil)
+	_ resolver.Describer     = (*Source)(nil)
+	_ resolver.Prober        = (*Source)(nil)
+	_ resolver.Identifier    = (*Source)(nil)
+	_ resolver.LegacyMatcher = (*Source)(nil)
 )
 
 // New checks cfg and returns the source. Nothing is fetched yet; settings
@@ -124,7 +129,13 @@ func (s *Source) Fetch(ctx context.Context, prev *resolver.Credential) (*resolve
 	refresh := prev.Refresh.Reveal()
 	tok, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: refresh}).Token()
 	if err != nil {
-		return nil, classify("refresh", tokenURL, err, rec, refresh)
+		err = classify("refresh", tokenURL, err, rec, refresh)
+		if rt := rec.refreshToken(); rt != "" && rt != refresh {
+			// The answer is unusable (no access token) but it rotated the
+			// refresh token: the old one is spent, so the new one is kept.
+			return nil, &resolver.KeepError{Keep: withRefresh(prev, rt), Err: err}
+		}
+		return nil, err
 	}
 	if tok.RefreshToken == "" {
 		// Providers that do not rotate may omit it; the old one stays good.
@@ -136,7 +147,20 @@ func (s *Source) Fetch(ctx context.Context, prev *resolver.Credential) (*resolve
 	}
 	meta[MetaTokenURL] = tokenURL
 	meta[MetaClientID] = clientID
-	return s.credential(tok, tokenURL, rec, meta, time.Now())
+	cred, err := s.credential(tok, tokenURL, rec, meta, time.Now())
+	if err != nil && tok.RefreshToken != refresh {
+		return nil, &resolver.KeepError{Keep: withRefresh(prev, tok.RefreshToken), Err: err}
+	}
+	return cred, err
+}
+
+// withRefresh is prev with a rotated refresh token from an answer whose
+// access token cannot be used.
+func withRefresh(prev *resolver.Credential, refresh string) *resolver.Credential {
+	c := *prev
+	c.Refresh = resolver.NewSecret(refresh)
+	c.Meta = maps.Clone(prev.Meta)
+	return &c
 }
 
 // noRefreshError says why a stored login cannot be refreshed: the provider
@@ -298,6 +322,24 @@ type responseRecorder struct {
 	code        int
 	contentType string
 	retryAfter  string
+	body        []byte // a successful answer's body (at most 1 MiB)
+}
+
+// refreshToken is the refresh_token of the last successful answer, also
+// one golang.org/x/oauth2 refused (no access_token): "" when none.
+func (r *responseRecorder) refreshToken() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.code < 200 || r.code > 299 || len(r.body) == 0 {
+		return ""
+	}
+	var v struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if json.Unmarshal(r.body, &v) != nil {
+		return ""
+	}
+	return v.RefreshToken
 }
 
 func (r *responseRecorder) client(base *http.Client) *http.Client {
@@ -309,8 +351,20 @@ func (r *responseRecorder) client(base *http.Client) *http.Client {
 	c.Transport = roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		resp, err := next.RoundTrip(req)
 		if resp != nil {
+			var body []byte
+			if resp.StatusCode >= 200 && resp.StatusCode < 300 && resp.Body != nil {
+				// Read here (as golang.org/x/oauth2 would, bounded the same)
+				// so a rotated refresh token survives an answer it refuses.
+				var rerr error
+				body, rerr = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+				_ = resp.Body.Close()
+				if rerr != nil {
+					return nil, rerr
+				}
+				resp.Body = io.NopCloser(bytes.NewReader(body))
+			}
 			r.mu.Lock()
-			r.code, r.contentType, r.retryAfter = resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Retry-After")
+			r.code, r.contentType, r.retryAfter, r.body = resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Retry-After"), body
 			r.mu.Unlock()
 		}
 		return resp, err
@@ -334,4 +388,40 @@ func isLoopbackHost(h string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// Identity implements resolver.Identifier: the provider (issuer, or its
+// endpoints when there is none), the client and the scopes, so a login to
+// one provider or client is never served for another.
+func (s *Source) Identity() string {
+	c := &s.cfg
+	parts := []string{}
+	add := func(k, v string) {
+		if v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	add("issuer", c.Issuer)
+	if c.Issuer == "" {
+		add("authorize_url", c.AuthorizeURL)
+		add("token_url", c.TokenURL)
+	}
+	add("client_id", c.ClientID)
+	add("scopes", strings.Join(c.Scopes, " "))
+	return strings.Join(parts, " ")
+}
+
+// Matches implements resolver.LegacyMatcher: a login stored before records
+// were keyed by identity is this identity's when it names the same client
+// and provider.
+func (s *Source) Matches(stored *resolver.Credential) bool {
+	c := &s.cfg
+	m := stored.Meta
+	if c.ClientID == "" || m[MetaClientID] != c.ClientID {
+		return false
+	}
+	if c.Issuer != "" {
+		return m[MetaIssuer] == c.Issuer
+	}
+	return c.TokenURL != "" && m[MetaTokenURL] == c.TokenURL
 }

@@ -36,6 +36,8 @@ func TestFetchOutcomes(t *testing.T) {
 	testenv.Hermetic(t)
 	type want struct {
 		loginRequired, temporary bool
+		permanent                bool
+		keep                     string // the rotated refresh token to keep despite the error
 		retryAfter               time.Duration
 		text                     string
 	}
@@ -50,13 +52,16 @@ func TestFetchOutcomes(t *testing.T) {
 		{name: "keeps the refresh token when none comes back", status: 200, body: `{"access_token":"at-new","token_type":"Bearer","expires_in":59}`},
 		{name: "invalid_grant", status: 400, body: `{"error":"invalid_grant","error_description":"expired"}`, want: &want{loginRequired: true, text: "HTTP 400 invalid_grant: expired; the refresh token was refused, run credchain login"}},
 		{name: "invalid_request (Dex's reuse answer)", status: 400, body: `{"error":"invalid_request","error_description":"Refresh token is invalid or has already been claimed by another client."}`, want: &want{loginRequired: true, text: "invalid_request"}},
-		{name: "invalid_client is not a login problem", status: 401, body: `{"error":"invalid_client"}`, want: &want{text: "HTTP 401 invalid_client"}},
+		{name: "invalid_client is not a login problem", status: 401, body: `{"error":"invalid_client"}`, want: &want{permanent: true, text: "HTTP 401 invalid_client"}},
+		{name: "unauthorized_client", status: 400, body: `{"error":"unauthorized_client"}`, want: &want{permanent: true, text: "unauthorized_client"}},
 		{name: "500", status: 500, body: `oops`, want: &want{temporary: true, text: "HTTP 500"}},
 		{name: "429 with Retry-After", status: 429, header: map[string]string{"Retry-After": "17"}, body: `{"error":"slow_down"}`, want: &want{temporary: true, retryAfter: 17 * time.Second, text: "retry after 17s"}},
-		{name: "garbage with 200", status: 200, header: map[string]string{"Content-Type": "text/html"}, body: `<html>login page</html>`, want: &want{text: "not a valid token response"}},
-		{name: "no access token", status: 200, body: `{"token_type":"bearer"}`, want: &want{text: "token endpoint"}},
+		{name: "garbage with 200", status: 200, header: map[string]string{"Content-Type": "text/html"}, body: `<html>login page</html>`, want: &want{permanent: true, text: "not a valid token response"}},
+		{name: "no access token", status: 200, body: `{"token_type":"bearer"}`, want: &want{permanent: true, text: "token endpoint"}},
 		{name: "not a bearer token", status: 200, body: `{"access_token":"x","token_type":"mac","expires_in":60}`, want: &want{text: `token_type is "MAC"`}},
 		{name: "already expired", status: 200, body: `{"access_token":"x","token_type":"bearer","expires_in":-10}`, want: &want{text: "already expired"}},
+		{name: "already expired, rotated refresh token kept", status: 200, body: `{"access_token":"x","token_type":"bearer","expires_in":-10,"refresh_token":"rt-rotated"}`, want: &want{text: "already expired", keep: "rt-rotated"}},
+		{name: "no access token, rotated refresh token kept", status: 200, body: `{"token_type":"bearer","refresh_token":"rt-rotated"}`, want: &want{permanent: true, text: "token endpoint", keep: "rt-rotated"}},
 		{name: "error echoing the refresh token", status: 400, body: `{"error":"invalid_grant","error_description":"rt-old-SECRET is bad"}`, want: &want{loginRequired: true, text: "[redacted] is bad"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,6 +119,16 @@ func TestFetchOutcomes(t *testing.T) {
 			}
 			if got := errors.Is(err, resolver.ErrLoginRequired); got != tc.want.loginRequired {
 				t.Errorf("login required = %v, want %v (%v)", got, tc.want.loginRequired, err)
+			}
+			if got := errors.Is(err, resolver.ErrPermanent); got != tc.want.permanent {
+				t.Errorf("permanent = %v, want %v (%v)", got, tc.want.permanent, err)
+			}
+			var keep *resolver.KeepError
+			switch {
+			case errors.As(err, &keep) && tc.want.keep == "":
+				t.Errorf("KeepError with %v for an answer without a new refresh token", keep.Keep)
+			case tc.want.keep != "" && (keep == nil || keep.Keep.Refresh.Reveal() != tc.want.keep):
+				t.Errorf("error %v does not keep the rotated refresh token %q", err, tc.want.keep)
 			}
 			var te *oauthpkce.TokenError
 			if !errors.As(err, &te) || te.Temporary != tc.want.temporary {
@@ -258,6 +273,9 @@ func TestLogoutRevokes(t *testing.T) {
 	}
 	if len(revoked) != 1 || revoked[0].Get("token") != "rt-old-SECRET" || revoked[0].Get("token_type_hint") != "refresh_token" || revoked[0].Get("client_id") != "cli" {
 		t.Errorf("revocation requests %v", revoked)
+	}
+	if keys, _ := st.Keys(context.Background()); len(keys) != 0 {
+		t.Errorf("records still stored: %v", keys)
 	}
 	if _, err := st.Get(context.Background(), oauthpkce.Name); !errors.Is(err, cache.ErrNotFound) {
 		t.Errorf("record still stored: %v", err)

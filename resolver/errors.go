@@ -88,3 +88,68 @@ func Reason(err error) string {
 	}
 	return err.Error()
 }
+
+// ErrPermanent is wrapped by a source's error when retrying cannot help
+// until the settings or the stored record change (the provider refused the
+// client: invalid_client, unauthorized_client; it answered 200 with
+// something that is not a token response). The scheduler does not call the
+// source again for that record.
+var ErrPermanent = errors.New("not retried until the settings or the stored login change")
+
+// ErrStoreRead is matched by the error of a source whose stored record
+// exists but cannot be read: a wrong file-store password, a damaged record,
+// a record of a newer credchain, a locked or hung keychain. It is never
+// "not logged in", and the record is left as it is.
+var ErrStoreRead = errors.New("the stored record cannot be read")
+
+// StoreReadError is a failed read of a source's stored record; it names the
+// backend and the reason and matches ErrStoreRead.
+type StoreReadError struct {
+	Backend string
+	Err     error
+}
+
+func (e *StoreReadError) Error() string {
+	return fmt.Sprintf("the stored record cannot be read (store backend %s): %v; fix the store, or run `credchain login --force` to replace the record", e.Backend, e.Err)
+}
+
+// Unwrap returns the store's error.
+func (e *StoreReadError) Unwrap() error { return e.Err }
+
+// Is matches ErrStoreRead.
+func (e *StoreReadError) Is(target error) bool { return target == ErrStoreRead }
+
+// KeepError is returned by a source whose upstream answered with something
+// that must be kept although no usable credential came with it: a rotated
+// refresh token next to an expired or empty access token. The resolver
+// writes Keep to the store (under the lock, before anything else) and then
+// treats Err as the fetch's failure.
+type KeepError struct {
+	Keep *Credential
+	Err  error
+}
+
+func (e *KeepError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the failure.
+func (e *KeepError) Unwrap() error { return e.Err }
+
+// Identifier is implemented by persistent sources whose stored record
+// belongs to one identity among several the settings can name (an AWS
+// profile or role, a Google credential file and impersonation target, an
+// OAuth issuer and client). The record is stored under the source's name
+// and a hash of Identity, so a change of settings never serves another
+// identity's record. Identity is human-readable, holds no secret, and is
+// shown by status.
+type Identifier interface {
+	Identity() string
+}
+
+// LegacyMatcher is implemented by an Identifier whose records were stored
+// under its bare name before records were keyed by identity (an OAuth
+// login). When the identity's record is missing, the resolver reads the
+// old one and, if Matches says it belongs to the current identity, copies
+// it under the new key, so upgrading credchain does not cost a login.
+type LegacyMatcher interface {
+	Matches(stored *Credential) bool
+}

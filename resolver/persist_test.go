@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -117,17 +118,19 @@ func TestLoginRequiredClearsOnlyTheDeadToken(t *testing.T) {
 	if p.calls != calls {
 		t.Fatal("called the token endpoint again with a refresh token known dead")
 	}
-	// A new login (here through the store, as another process would) revives it.
+	// A new login (here through the store, as another process would) revives
+	// it once the dead login's back-off (RetryMax) has passed.
 	r2 := newResolver(t, clock, nil, store, p.source("oauth"))
 	login(t, r2, p)
-	clock.Set(clock.Now().Add(3 * time.Second))
+	clock.Set(clock.Now().Add(9 * time.Second))
 	if _, err := r.Resolve(context.Background()); err != nil {
 		t.Fatalf("did not pick up the new login from the store: %v", err)
 	}
 }
 
 // When another process stored a new login between our read and our refresh
-// failure, the compare-and-swap keeps the newer record.
+// failure, clearing the dead token (re-read under the lock) keeps the newer
+// record.
 func TestDeadTokenCASKeepsNewerRecord(t *testing.T) {
 	clock := testenv.NewFakeClock(t0)
 	store := cache.NewMemory()
@@ -174,8 +177,8 @@ func TestPrefetchServesStoredCredential(t *testing.T) {
 	}
 }
 
-// A damaged record is reported and left alone until a successful refresh
-// replaces it.
+// A damaged record is a store error of its own (not "not logged in") that
+// names the backend, and it is left alone.
 func TestDamagedRecordIsNotServed(t *testing.T) {
 	clock := testenv.NewFakeClock(t0)
 	store := cache.NewMemory()
@@ -185,8 +188,11 @@ func TestDamagedRecordIsNotServed(t *testing.T) {
 	}}
 	r := newResolver(t, clock, nil, store, src)
 	_, err := r.Resolve(context.Background())
-	if !errors.Is(err, resolver.ErrNoSource) {
-		t.Fatalf("err = %v", err)
+	if !errors.Is(err, resolver.ErrStoreRead) || !strings.Contains(err.Error(), "store backend memory") {
+		t.Fatalf("err = %v; want ErrStoreRead naming the backend", err)
+	}
+	if src.calls.Load() != 0 {
+		t.Fatal("the source was called as if nothing were stored")
 	}
 	if data, _ := store.Get(context.Background(), "oauth"); string(data) != "{not json" {
 		t.Fatal("the damaged record was modified by a failed operation")

@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -25,6 +26,22 @@ type record struct {
 	Meta      map[string]string `json:"meta,omitempty"`
 	Headers   map[string]string `json:"headers,omitempty"`
 	StoredAt  time.Time         `json:"stored_at"`
+	// Identity is the source's Identity() the record belongs to.
+	Identity string `json:"identity,omitempty"`
+	// Failure is the last refresh failure a process saw for this record, so
+	// other processes do not repeat the same doomed request at once.
+	Failure *failureRecord `json:"failure,omitempty"`
+}
+
+// failureRecord is a refresh failure shared through the store. It holds
+// no secret: errors never do.
+type failureRecord struct {
+	Error     string    `json:"error"`
+	Until     time.Time `json:"until"`
+	PID       int       `json:"pid"`
+	At        time.Time `json:"at"`
+	Dead      bool      `json:"login_required,omitempty"`
+	Permanent bool      `json:"permanent,omitempty"`
 }
 
 type awsRecord struct {
@@ -52,7 +69,11 @@ func timeVal(t *time.Time) time.Time {
 
 // EncodeRecord returns the stored form of c.
 func EncodeRecord(c *Credential, now time.Time) ([]byte, error) {
-	rec := record{
+	return encodeRecord(c, now, "", nil)
+}
+
+func encodeRecord(c *Credential, now time.Time, identity string, f *failureRecord) ([]byte, error) {
+	rec := record{Identity: identity, Failure: f,
 		Version: recordVersion, Source: c.Source, Kind: c.Kind,
 		Token: c.Token.Reveal(), Refresh: c.Refresh.Reveal(),
 		ExpiresAt: timePtr(c.Expiry), RefreshAt: timePtr(c.RefreshAt), IssuedAt: timePtr(c.IssuedAt),
@@ -70,15 +91,31 @@ func EncodeRecord(c *Credential, now time.Time) ([]byte, error) {
 // DecodeRecord parses a stored record. A record of an unknown newer version
 // or a damaged one is an error (it is left in the store untouched).
 func DecodeRecord(data []byte) (*Credential, error) {
+	c, _, err := decodeRecord(data)
+	return c, err
+}
+
+// RecordIdentity returns the identity a stored record belongs to ("" for a
+// record written before records were keyed by identity).
+func RecordIdentity(data []byte) string {
+	var rec struct {
+		Identity string `json:"identity"`
+	}
+	_ = json.Unmarshal(data, &rec)
+	return rec.Identity
+}
+
+func decodeRecord(data []byte) (*Credential, *record, error) {
 	var rec record
 	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, fmt.Errorf("stored record is not valid JSON: %w", err)
+		// The syntax error is left out: it may quote a secret.
+		return nil, nil, errors.New("stored record is damaged (not valid JSON)")
 	}
 	if rec.Version < 1 || rec.Version > recordVersion {
-		return nil, fmt.Errorf("stored record has version %d; this credchain reads version %d (upgrade credchain)", rec.Version, recordVersion)
+		return nil, nil, fmt.Errorf("stored record has version %d; this credchain reads version %d (upgrade credchain)", rec.Version, recordVersion)
 	}
 	if rec.Kind == "" {
-		return nil, fmt.Errorf("stored record has no kind")
+		return nil, nil, errors.New("stored record is damaged (it has no kind)")
 	}
 	c := &Credential{
 		Kind: rec.Kind, Token: NewSecret(rec.Token), Refresh: NewSecret(rec.Refresh),
@@ -91,5 +128,5 @@ func DecodeRecord(data []byte) (*Credential, error) {
 			SessionToken: NewSecret(rec.AWS.SessionToken), Region: rec.AWS.Region, Service: rec.AWS.Service,
 		}
 	}
-	return c, nil
+	return c, &rec, nil
 }

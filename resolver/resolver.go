@@ -2,9 +2,13 @@ package resolver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +72,9 @@ type Resolver struct {
 	cancel   context.CancelFunc
 	closed   atomic.Bool
 	inflight sync.WaitGroup
+	// closeOnce makes every Close wait for the first one to finish.
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New validates cfg, starts reading every persistent source's stored record
@@ -115,9 +122,10 @@ func New(ctx context.Context, cfg Config) (*Resolver, error) {
 			cancel()
 			return nil, fmt.Errorf("resolver: source %q appears twice in the chain", name)
 		}
-		e := &entry{r: r, src: s, name: name, loaded: make(chan struct{})}
+		e := &entry{r: r, src: s, name: name, key: name, loaded: make(chan struct{})}
 		if p, ok := s.(Persistent); ok && p.Persistent() && cfg.Store != nil {
 			e.persist = true
+			e.identity, e.key = storeKey(s)
 			// A source that says it does not apply (Bedrock turned off, no
 			// OAuth settings) is not prefetched either.
 			applies := true
@@ -125,7 +133,7 @@ func New(ctx context.Context, cfg Config) (*Resolver, error) {
 				applies = p.Probe() == nil
 			}
 			if !shadowed && applies {
-				keys = append(keys, name)
+				keys = append(keys, e.key)
 			}
 		} else {
 			close(e.loaded)
@@ -138,8 +146,10 @@ func New(ctx context.Context, cfg Config) (*Resolver, error) {
 	}
 	if len(keys) > 0 {
 		r.prefetch = cache.StartPrefetch(root, cfg.Store, keys)
-		for _, k := range keys {
-			r.byName[k].startLoad()
+		for _, e := range r.entries {
+			if slices.Contains(keys, e.key) {
+				e.startLoad()
+			}
 		}
 	}
 	return r, nil
@@ -147,7 +157,8 @@ func New(ctx context.Context, cfg Config) (*Resolver, error) {
 
 // Resolve returns the credential to send now, from the highest configured
 // source. Once a source has won, Resolve on its fresh credential is one
-// atomic load and a clock read: no lock, no allocation.
+// atomic load: no lock, no allocation, no clock read (timers move a
+// credential to stale and expired).
 func (r *Resolver) Resolve(ctx context.Context) (*Credential, error) {
 	if e := r.winner.Load(); e != nil {
 		return e.get(ctx)
@@ -212,19 +223,60 @@ func (r *Resolver) Invalidate(ctx context.Context, cred *Credential) (*Credentia
 
 // Store saves a credential obtained outside the scheduler (a fresh login)
 // for the named persistent source: written to the store under its lock, then
-// served from memory with its refresh timer armed.
+// served from memory with its refresh timer armed. A stored record that
+// exists but cannot be read (wrong password, damaged, newer format) is not
+// replaced: the error matches ErrStoreRead; see Replace.
 func (r *Resolver) Store(ctx context.Context, cred *Credential) error {
 	e, ok := r.byName[cred.Source]
 	if !ok {
 		return fmt.Errorf("resolver: store: unknown source %q", cred.Source)
 	}
-	return e.store(ctx, cred)
+	return e.store(ctx, cred, false)
+}
+
+// Replace is Store that also replaces a stored record it cannot read
+// (`credchain login --force`).
+func (r *Resolver) Replace(ctx context.Context, cred *Credential) error {
+	e, ok := r.byName[cred.Source]
+	if !ok {
+		return fmt.Errorf("resolver: replace: unknown source %q", cred.Source)
+	}
+	return e.store(ctx, cred, true)
+}
+
+// Stored returns the named persistent source's stored record for the
+// identity the settings name: nil when there is none, an error matching
+// ErrStoreRead when it exists but cannot be read.
+func (r *Resolver) Stored(ctx context.Context, name string) (*Credential, error) {
+	e, ok := r.byName[name]
+	if !ok || !e.persist {
+		return nil, fmt.Errorf("resolver: %q is not a persistent source of the chain", name)
+	}
+	c, _, err := e.readStore(ctx)
+	if err != nil {
+		return nil, &SourceError{Source: name, Err: err}
+	}
+	return c, nil
 }
 
 // Logout removes what credchain stored for the named sources (every
-// persistent source when none is named), revoking first where the source
-// can. It returns the names of the records removed.
+// persistent source when none is named) under the identity the current
+// settings name, revoking first where the source can. It returns the names
+// of the records removed.
 func (r *Resolver) Logout(ctx context.Context, names ...string) ([]string, error) {
+	return r.logout(ctx, false, names)
+}
+
+// LogoutAll is Logout that also removes the records the named sources keep
+// for other identities (another AWS profile, another OAuth client), where
+// the store can list its records (cache.Lister). Records of other
+// identities are deleted without revoking. Each removed record is named
+// "source" or "source (key)" for another identity.
+func (r *Resolver) LogoutAll(ctx context.Context, names ...string) ([]string, error) {
+	return r.logout(ctx, true, names)
+}
+
+func (r *Resolver) logout(ctx context.Context, all bool, names []string) ([]string, error) {
 	var targets []*entry
 	if len(names) == 0 {
 		for _, e := range r.entries {
@@ -244,6 +296,17 @@ func (r *Resolver) Logout(ctx context.Context, names ...string) ([]string, error
 			targets = append(targets, e)
 		}
 	}
+	var keys []string
+	if all && len(targets) > 0 {
+		// A store that cannot list (macos-security) keeps other
+		// identities' records; the current one is removed all the same.
+		if ls, ok := r.cfg.Store.(cache.Lister); ok {
+			var err error
+			if keys, err = ls.Keys(ctx); err != nil {
+				return nil, fmt.Errorf("logout: listing the stored records: %w", err)
+			}
+		}
+	}
 	var removed []string
 	var errs []error
 	for _, e := range targets {
@@ -255,17 +318,41 @@ func (r *Resolver) Logout(ctx context.Context, names ...string) ([]string, error
 			removed = append(removed, e.name)
 		}
 		r.winner.CompareAndSwap(e, nil)
+		for _, k := range keys {
+			if k == e.key || (k != e.name && !strings.HasPrefix(k, e.name+".")) {
+				continue
+			}
+			if err := e.deleteKey(ctx, k); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			removed = append(removed, e.name+" ("+k+")")
+		}
 	}
 	return removed, errors.Join(errs...)
+}
+
+// Abort cancels in-flight fetches at once — a helper command's process
+// group is killed, a token request abandoned — and closes the resolver, for
+// a program that must stop now (a signal). An answer that has already
+// arrived is still stored: a rotated refresh token is never dropped.
+func (r *Resolver) Abort() {
+	r.cancel()
+	_ = r.Close()
 }
 
 // Close stops the refresh timers and waits, up to Config.CloseTimeout, for
 // refreshes already in flight to be stored, so a rotated refresh token is
 // never lost by a process ending.
+// Concurrent and later calls wait for the first to finish and return its
+// result.
 func (r *Resolver) Close() error {
-	if !r.closed.CompareAndSwap(false, true) {
-		return nil
-	}
+	r.closeOnce.Do(func() { r.closeErr = r.close() })
+	return r.closeErr
+}
+
+func (r *Resolver) close() error {
+	r.closed.Store(true)
 	for _, e := range r.entries {
 		e.stopTimer()
 	}
@@ -279,4 +366,26 @@ func (r *Resolver) Close() error {
 	}
 	r.cancel()
 	return err
+}
+
+// storeKey is the key of s's record: its name alone when it has no
+// identity, else the name and a hash of the identity, so every identity the
+// settings can name has a record of its own.
+func storeKey(s Source) (identity, key string) {
+	id, ok := s.(Identifier)
+	if !ok {
+		return "", s.Name()
+	}
+	identity = id.Identity()
+	if identity == "" {
+		return "", s.Name()
+	}
+	sum := sha256.Sum256([]byte(identity))
+	return identity, s.Name() + "." + hex.EncodeToString(sum[:8])
+}
+
+// StoreKey returns the key under which the resolver stores s's record.
+func StoreKey(s Source) string {
+	_, key := storeKey(s)
+	return key
 }

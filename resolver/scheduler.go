@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,12 +41,14 @@ type fetchCall struct {
 
 // entry is the scheduler's state for one source.
 type entry struct {
-	r       *Resolver
-	src     Source
-	name    string
-	persist bool
-	loaded  chan struct{} // closed once the stored record is installed
-	loading sync.Once
+	r        *Resolver
+	src      Source
+	name     string
+	key      string // the store key: name, and a hash of the identity
+	identity string // the source's Identity(), "" when it has none
+	persist  bool
+	loaded   chan struct{} // closed once the stored record is installed
+	loading  sync.Once
 
 	snap atomic.Pointer[snapshot]
 	// refreshing is true from the moment a background refresh is started
@@ -53,19 +56,44 @@ type entry struct {
 	// starts at most one.
 	refreshing atomic.Bool
 
-	mu        sync.Mutex
-	call      *fetchCall
-	rejected  *Credential
-	failErr   error
-	failUntil time.Time
-	failures  int
-	lastErr   error
-	deadErr   error // login required: do not call the source until the store changes
-	timer     Timer // backoff retry (monotonic)
-	timerGen  uint64
-	staleAt   Timer // wall-clock transition to stale
-	expireAt  Timer // wall-clock transition to expired
+	mu       sync.Mutex
+	call     *fetchCall
+	fail     failure
+	loadErr  error // the stored record could not be read at start-up
+	timer    Timer // backoff retry (monotonic); belongs to fail
+	timerGen uint64
+	staleAt  Timer // wall-clock transition to stale
+	expireAt Timer // wall-clock transition to expired
+}
+
+// failure is everything an entry remembers about failed fetches. It is
+// forgotten all at once, by resetFailureLocked, when a fetch succeeds, a
+// login is stored or the record is logged out.
+type failure struct {
+	// rejected is the credential the API refused (Invalidate).
+	rejected *Credential
+	// err is served to blocking callers until until without calling the
+	// source, so a failing upstream is not hammered after expiry.
+	err   error
+	until time.Time
+	// count is the number of consecutive failures (the backoff exponent).
+	count int
+	// last is the newest error, for status.
+	last error
+	// dead is a login-required or permanent error: the source is not called
+	// again until the store changes (or the settings do: another process).
+	dead error
+	// nextRetry is when the pending backoff timer fires, for status.
 	nextRetry time.Time
+}
+
+// resetFailureLocked forgets every failure and cancels a pending backoff
+// retry, so a retry scheduled before a success or a Store never fires after
+// it.
+func (e *entry) resetFailureLocked() {
+	e.fail = failure{}
+	e.loadErr = nil
+	e.stopTimerLocked()
 }
 
 // get is the hot path: one atomic load, no clock read, no lock.
@@ -175,8 +203,8 @@ func (e *entry) slow(ctx context.Context) (*Credential, error) {
 		e.mu.Unlock()
 		return s.cred, nil
 	}
-	if e.call == nil && e.failErr != nil && e.r.clock.Now().Before(e.failUntil) {
-		err := e.failErr
+	if e.call == nil && e.fail.err != nil && e.r.clock.Now().Before(e.fail.until) {
+		err := e.fail.err
 		e.mu.Unlock()
 		return nil, err
 	}
@@ -214,8 +242,7 @@ func (e *entry) run(c *fetchCall) {
 	e.mu.Lock()
 	e.call = nil
 	if err == nil {
-		e.failErr, e.failures, e.lastErr, e.rejected, e.nextRetry = nil, 0, nil, nil, time.Time{}
-		e.deadErr = nil
+		e.resetFailureLocked()
 		cred = e.installLocked(cred, now)
 		e.refreshing.Store(false)
 		kind := EventRefreshed
@@ -229,50 +256,75 @@ func (e *entry) run(c *fetchCall) {
 			err = &SourceError{Source: e.name, Err: err}
 		}
 		c.err = err
-		notConfigured := errors.Is(err, ErrNotConfigured)
-		loginRequired := errors.Is(err, ErrLoginRequired)
-		if loginRequired {
-			e.deadErr = err
-			events = append(events, Event{Kind: EventLoginRequired, Source: e.name, Err: err})
-		}
-		if !notConfigured {
-			e.failures++
-			e.lastErr = err
-		}
-		s := e.snap.Load()
-		switch {
-		case usable(s, now) && !notConfigured && !loginRequired && s.cred.Expiry.IsZero() && !s.cred.RefreshAt.IsZero():
-			// A key that does not expire: keep it for another TTL rather than
-			// re-running a failing helper at every backoff step.
-			bumped := *s.cred
-			bumped.IssuedAt = now
-			bumped.RefreshAt = now.Add(max(s.cred.RefreshAt.Sub(s.cred.IssuedAt), e.r.cfg.RetryMin))
-			e.installLocked(&bumped, now)
-			e.refreshing.Store(false)
-			e.nextRetry = bumped.RefreshAt
-			events = append(events, Event{Kind: EventRefreshFailed, Source: e.name, Err: err, Attempt: e.failures, NextRetry: e.nextRetry})
-		case usable(s, now) && !notConfigured && !loginRequired:
-			delay := e.backoff(err)
-			if until := usableUntil(s.cred); !until.IsZero() {
-				delay = min(delay, until.Sub(now))
-			}
-			e.nextRetry = now.Add(delay)
-			e.armLocked(delay, e.retry)
-			events = append(events, Event{Kind: EventRefreshFailed, Source: e.name, Err: err, Attempt: e.failures, NextRetry: e.nextRetry, Expiry: s.cred.Expiry})
-		default:
-			e.failErr = err
-			e.failUntil = now.Add(e.r.cfg.ErrorTTL)
-			e.refreshing.Store(false)
-			if !notConfigured && !loginRequired {
-				events = append(events, Event{Kind: EventRefreshFailed, Source: e.name, Err: err, Attempt: e.failures})
-			}
-		}
+		events = e.failedLocked(err, now)
 	}
 	e.mu.Unlock()
 	close(c.done)
 	for _, ev := range events {
 		e.r.emit(ev)
 	}
+}
+
+// failedLocked records a failed fetch and decides when the source is asked
+// again: a credential that is still valid keeps being served while a retry
+// waits out the backoff; without one, the error itself is served for the
+// backoff; a dead login or a permanent error is not retried at all until
+// the store changes (re-checked, without calling the source, every
+// RetryMax).
+func (e *entry) failedLocked(err error, now time.Time) []Event {
+	var events []Event
+	notConfigured := errors.Is(err, ErrNotConfigured)
+	loginRequired := errors.Is(err, ErrLoginRequired)
+	dead := loginRequired || errors.Is(err, ErrPermanent)
+	// A dead login or a permanent error is reported once, not at every
+	// re-check of the store.
+	report := !notConfigured && (!dead || e.fail.dead == nil && !loginRequired)
+	if dead {
+		if e.fail.dead == nil && loginRequired {
+			events = append(events, Event{Kind: EventLoginRequired, Source: e.name, Err: err})
+		}
+		e.fail.dead = err
+	}
+	if !notConfigured {
+		e.fail.count++
+		e.fail.last = err
+	}
+	delay := e.backoff(err)
+	if dead {
+		delay = e.r.cfg.RetryMax
+	}
+	s := e.snap.Load()
+	switch {
+	case usable(s, now) && !notConfigured && !dead && s.cred.Expiry.IsZero() && !s.cred.RefreshAt.IsZero():
+		// A key that does not expire: keep it for another TTL rather than
+		// re-running a failing helper at every backoff step.
+		bumped := *s.cred
+		bumped.IssuedAt = now
+		bumped.RefreshAt = now.Add(max(s.cred.RefreshAt.Sub(s.cred.IssuedAt), e.r.cfg.RetryMin))
+		e.installLocked(&bumped, now)
+		e.refreshing.Store(false)
+		e.fail.nextRetry = bumped.RefreshAt
+		events = append(events, Event{Kind: EventRefreshFailed, Source: e.name, Err: err, Attempt: e.fail.count, NextRetry: e.fail.nextRetry})
+	case usable(s, now) && !notConfigured:
+		// refreshing stays set until the retry fires: the hot path starts
+		// nothing meanwhile, also for a dead login.
+		if until := usableUntil(s.cred); !until.IsZero() {
+			delay = min(delay, until.Sub(now))
+		}
+		e.fail.nextRetry = now.Add(delay)
+		e.armLocked(delay, e.retry)
+		if report {
+			events = append(events, Event{Kind: EventRefreshFailed, Source: e.name, Err: err, Attempt: e.fail.count, NextRetry: e.fail.nextRetry, Expiry: s.cred.Expiry})
+		}
+	default:
+		e.fail.err = err
+		e.fail.until = now.Add(max(delay, e.r.cfg.ErrorTTL))
+		e.refreshing.Store(false)
+		if report {
+			events = append(events, Event{Kind: EventRefreshFailed, Source: e.name, Err: err, Attempt: e.fail.count})
+		}
+	}
+	return events
 }
 
 func isSourceError(err error) bool {
@@ -282,9 +334,11 @@ func isSourceError(err error) bool {
 
 // backoff is capped exponential with ±20% jitter, and at least a server's
 // Retry-After.
-func (e *entry) backoff(err error) time.Duration {
+func (e *entry) backoff(err error) time.Duration { return e.backoffFor(err, e.fail.count) }
+
+func (e *entry) backoffFor(err error, failures int) time.Duration {
 	d := e.r.cfg.RetryMin
-	for i := 1; i < e.failures && d < e.r.cfg.RetryMax; i++ {
+	for i := 1; i < failures && d < e.r.cfg.RetryMax; i++ {
 		d *= 2
 	}
 	d = min(d, e.r.cfg.RetryMax)
@@ -444,71 +498,141 @@ func (e *entry) load() {
 	defer close(e.loaded)
 	var data []byte
 	var err error
-	if e.r.prefetch != nil && e.r.prefetch.Has(e.name) {
-		data, err = e.r.prefetch.Wait(e.r.root, e.name)
+	if e.r.prefetch != nil && e.r.prefetch.Has(e.key) {
+		data, err = e.r.prefetch.Wait(e.r.root, e.key)
 	} else {
-		data, err = e.r.cfg.Store.Get(e.r.root, e.name)
+		data, err = e.r.cfg.Store.Get(e.r.root, e.key)
 	}
-	if err != nil {
-		if !errors.Is(err, cache.ErrNotFound) {
-			e.mu.Lock()
-			e.lastErr = fmt.Errorf("%s: reading the store: %w", e.name, err)
-			e.mu.Unlock()
-		}
+	if errors.Is(err, cache.ErrNotFound) {
+		e.migrateLegacy()
 		return
 	}
-	cred, err := DecodeRecord(data)
+	var cred *Credential
+	if err == nil {
+		cred, _, err = decodeRecord(data)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if err != nil {
-		e.mu.Lock()
-		e.lastErr = fmt.Errorf("%s: %w", e.name, err)
-		e.mu.Unlock()
+		// Not "not logged in": fetch re-reads the record under the lock and
+		// fails with this error unless the store has recovered.
+		e.loadErr = &StoreReadError{Backend: e.r.cfg.Store.Backend(), Err: err}
+		e.fail.last = fmt.Errorf("%s: %w", e.name, e.loadErr)
+		return
+	}
+	if e.snap.Load() == nil {
+		e.installLocked(cred, e.r.clock.Now())
+	}
+}
+
+// migrateLegacy adopts a record stored under the source's bare name by a
+// credchain that did not key records by identity, when the source says it
+// belongs to the current identity: it is copied under the identity's key
+// (the old record stays until logout).
+func (e *entry) migrateLegacy() {
+	m, ok := e.src.(LegacyMatcher)
+	if !ok || e.key == e.name {
+		return
+	}
+	ctx := e.r.root
+	st := e.r.cfg.Store
+	data, err := st.Get(ctx, e.name)
+	if err != nil {
+		return
+	}
+	cred, _, err := decodeRecord(data)
+	if err != nil || !m.Matches(cred) {
+		return
+	}
+	unlock, err := st.Lock(ctx, e.key)
+	if err != nil {
+		return
+	}
+	defer unlock()
+	if _, err := st.Get(ctx, e.key); !errors.Is(err, cache.ErrNotFound) {
+		return // written meanwhile, or unreadable: not ours to replace
+	}
+	now := e.r.clock.Now()
+	if e.write(ctx, cred, now, nil) != nil {
 		return
 	}
 	e.mu.Lock()
 	if e.snap.Load() == nil {
-		e.installLocked(cred, e.r.clock.Now())
+		e.installLocked(cred, now)
 	}
 	e.mu.Unlock()
 }
 
 // readStore reads and decodes this source's record; a missing record is
-// (nil, nil).
-func (e *entry) readStore(ctx context.Context) (*Credential, error) {
-	data, err := e.r.cfg.Store.Get(ctx, e.name)
+// (nil, nil, nil). A record that exists but cannot be read is a
+// *StoreReadError.
+func (e *entry) readStore(ctx context.Context) (*Credential, *record, error) {
+	st := e.r.cfg.Store
+	data, err := st.Get(ctx, e.key)
 	if errors.Is(err, cache.ErrNotFound) {
-		return nil, nil
+		return nil, nil, nil
+	}
+	if err == nil {
+		var c *Credential
+		var rec *record
+		if c, rec, err = decodeRecord(data); err == nil {
+			return c, rec, nil
+		}
+	}
+	return nil, nil, &StoreReadError{Backend: st.Backend(), Err: err}
+}
+
+// write stores cred (with the failure f, if any) as this source's record.
+// It is not cancelled with ctx (Abort, a caller giving up): what the source
+// returned is written whole; the store's time box bounds it.
+func (e *entry) write(ctx context.Context, cred *Credential, now time.Time, f *failureRecord) error {
+	ctx = context.WithoutCancel(ctx)
+	data, err := encodeRecord(cred, now, e.identity, f)
+	if err == nil {
+		err = e.r.cfg.Store.Set(ctx, e.key, data)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the store: %w", err)
+		return fmt.Errorf("writing the store: %w", err)
 	}
-	return DecodeRecord(data)
+	return nil
 }
 
 // fetch asks the source for a new credential. For a persistent source it
 // holds the store's cross-process lock, re-reads the record, adopts a
-// credential another process already refreshed, and writes the new one
-// before it is handed out.
+// credential another process already refreshed (or the failure another
+// process saw), and writes what the source returned before it is handed
+// out.
 func (e *entry) fetch(ctx context.Context) (cred *Credential, adopted bool, err error) {
 	e.mu.Lock()
 	var prev *Credential
 	if s := e.snap.Load(); s != nil {
 		prev = s.cred
 	}
-	rejected, dead := e.rejected, e.deadErr
+	rejected, dead, failures := e.fail.rejected, e.fail.dead, e.fail.count
 	e.mu.Unlock()
 	if !e.persist {
 		cred, err := e.src.Fetch(ctx, prev)
 		return cred, false, err
 	}
 	st := e.r.cfg.Store
-	unlock, err := st.Lock(ctx, e.name)
+	lockCtx := ctx
+	if prev != nil && rejected == nil && servable(prev, e.r.clock.Now()) {
+		// A process that still holds a usable credential never waits for
+		// another's refresh: it keeps serving and retries later.
+		lockCtx = cache.NoWait(ctx)
+	}
+	unlock, err := st.Lock(lockCtx, e.key)
 	if err != nil {
 		return nil, false, fmt.Errorf("taking the store lock: %w", err)
 	}
 	defer unlock()
 	now := e.r.clock.Now()
-	stored, rerr := e.readStore(ctx)
+	stored, rec, rerr := e.readStore(ctx)
 	if rerr != nil {
+		if prev == nil {
+			// Never "not logged in", and nothing is written over it.
+			return nil, false, rerr
+		}
 		e.r.emit(Event{Kind: EventStoreFailed, Source: e.name, Err: rerr})
 	}
 	if stored != nil && !stored.SameSecret(prev) && !stored.SameSecret(rejected) {
@@ -525,10 +649,28 @@ func (e *entry) fetch(ctx context.Context) (cred *Credential, adopted bool, err 
 	if dead != nil {
 		return nil, false, dead
 	}
+	if rec != nil && rec.Failure != nil {
+		if f := rec.Failure; f.Dead || f.Permanent || now.Before(f.Until) {
+			return nil, false, &sharedFailureError{f: *f, now: now}
+		}
+	}
 	cred, err = e.src.Fetch(ctx, prev)
+	var keep *KeepError
+	if errors.As(err, &keep) && keep.Keep != nil {
+		// A rotated refresh token is written before anything else is done
+		// with the answer: the old one is already spent.
+		k := e.normalize(keep.Keep, now)
+		if werr := e.write(ctx, k, now, nil); werr != nil {
+			e.r.emit(Event{Kind: EventStoreFailed, Source: e.name, Err: werr})
+		} else {
+			stored, prev = k, k
+		}
+	}
 	if err != nil {
 		if errors.Is(err, ErrLoginRequired) {
 			e.clearDeadRefresh(ctx, prev, now, err)
+		} else if stored != nil && !errors.Is(err, ErrNotConfigured) {
+			e.shareFailure(ctx, stored, now, err, failures)
 		}
 		return nil, false, err
 	}
@@ -536,12 +678,46 @@ func (e *entry) fetch(ctx context.Context) (cred *Credential, adopted bool, err 
 		return nil, false, nil
 	}
 	cred = e.normalize(cred, now)
-	if data, encErr := EncodeRecord(cred, now); encErr != nil {
-		e.r.emit(Event{Kind: EventStoreFailed, Source: e.name, Err: encErr})
-	} else if setErr := st.Set(ctx, e.name, data); setErr != nil {
-		e.r.emit(Event{Kind: EventStoreFailed, Source: e.name, Err: fmt.Errorf("writing the store: %w", setErr)})
+	if werr := e.write(ctx, cred, now, nil); werr != nil {
+		e.r.emit(Event{Kind: EventStoreFailed, Source: e.name, Err: werr})
 	}
 	return cred, false, nil
+}
+
+// shareFailure records err in the stored record (still held under the
+// lock), so other processes waiting for the lock, or starting during the
+// backoff, get the error instead of repeating the same request.
+func (e *entry) shareFailure(ctx context.Context, stored *Credential, now time.Time, err error, failures int) {
+	f := &failureRecord{Error: err.Error(), At: now.UTC(), PID: os.Getpid(), Permanent: errors.Is(err, ErrPermanent)}
+	f.Until = now.Add(max(e.backoffFor(err, failures+1), e.r.cfg.ErrorTTL)).UTC()
+	_ = e.write(ctx, stored, now, f)
+}
+
+// sharedFailureError is a failure another process (or an earlier run) saw
+// for the stored record, replayed without calling the source again.
+type sharedFailureError struct {
+	f   failureRecord
+	now time.Time
+}
+
+func (e *sharedFailureError) Error() string {
+	when := "until the login is renewed (credchain login)"
+	if e.f.Permanent {
+		when = "until the settings or the stored login change"
+	} else if !e.f.Dead {
+		when = "before " + e.f.Until.Local().Format(time.TimeOnly)
+	}
+	return fmt.Sprintf("%s (seen by credchain pid %d %s ago; not retried %s)",
+		e.f.Error, e.f.PID, e.now.Sub(e.f.At).Round(time.Second), when)
+}
+
+func (e *sharedFailureError) Is(target error) bool {
+	return target == ErrLoginRequired && e.f.Dead || target == ErrPermanent && e.f.Permanent
+}
+
+// RetryAfter implements RetryAfter: the rest of the recorded backoff.
+func (e *sharedFailureError) RetryAfter() time.Duration {
+	return max(e.f.Until.Sub(e.now), 0)
 }
 
 // clearDeadRefresh removes a refresh token the provider refused, but only if
@@ -554,11 +730,10 @@ func (e *entry) clearDeadRefresh(ctx context.Context, prev *Credential, now time
 	if prev == nil || prev.Refresh.IsZero() {
 		return
 	}
-	current, err := e.readStore(ctx)
+	current, _, err := e.readStore(ctx)
 	if err != nil || current == nil || !current.Refresh.Equal(prev.Refresh) {
 		return
 	}
-	st := e.r.cfg.Store
 	kept := *current
 	kept.Refresh = Secret{}
 	if n := RecordNoter(nil); errors.As(why, &n) {
@@ -568,9 +743,8 @@ func (e *entry) clearDeadRefresh(ctx context.Context, prev *Credential, now time
 		}
 		maps.Copy(kept.Meta, n.RecordMeta())
 	}
-	if data, err := EncodeRecord(&kept, now); err == nil {
-		_ = st.Set(ctx, e.name, data)
-	}
+	f := &failureRecord{Error: why.Error(), At: now.UTC(), Until: now.UTC(), PID: os.Getpid(), Dead: true}
+	_ = e.write(ctx, &kept, now, f)
 }
 
 // invalidate handles an API's refusal of cred; see Resolver.Invalidate.
@@ -580,11 +754,11 @@ func (e *entry) invalidate(ctx context.Context, cred *Credential) (*Credential, 
 		e.mu.Unlock()
 		return e.get(ctx)
 	}
-	e.rejected = cred
+	e.fail.rejected = cred
 	e.snap.Store(&snapshot{cred: cred, state: stateExpired, rejected: true})
 	e.stopTimerLocked()
 	e.stopWallTimersLocked()
-	e.failErr = nil
+	e.fail.err = nil
 	c := e.startCallLocked()
 	e.mu.Unlock()
 	select {
@@ -595,26 +769,30 @@ func (e *entry) invalidate(ctx context.Context, cred *Credential) (*Credential, 
 	}
 }
 
-// store saves a credential obtained outside the scheduler (a login).
-func (e *entry) store(ctx context.Context, cred *Credential) error {
+// store saves a credential obtained outside the scheduler (a login). A
+// record that exists but cannot be read is not replaced unless force.
+func (e *entry) store(ctx context.Context, cred *Credential, force bool) error {
 	now := e.r.clock.Now()
 	cred = e.normalize(cred, now)
 	if e.persist {
-		unlock, err := e.r.cfg.Store.Lock(ctx, e.name)
+		unlock, err := e.r.cfg.Store.Lock(ctx, e.key)
 		if err != nil {
 			return fmt.Errorf("%s: taking the store lock: %w", e.name, err)
 		}
-		data, err := EncodeRecord(cred, now)
-		if err == nil {
-			err = e.r.cfg.Store.Set(ctx, e.name, data)
+		if !force {
+			if _, _, rerr := e.readStore(ctx); rerr != nil {
+				unlock()
+				return fmt.Errorf("%s: not replacing the stored record: %w", e.name, rerr)
+			}
 		}
+		err = e.write(ctx, cred, now, nil)
 		unlock()
 		if err != nil {
-			return fmt.Errorf("%s: writing the store: %w", e.name, err)
+			return fmt.Errorf("%s: %w", e.name, err)
 		}
 	}
 	e.mu.Lock()
-	e.failErr, e.failures, e.lastErr, e.deadErr, e.rejected = nil, 0, nil, nil, nil
+	e.resetFailureLocked()
 	e.installLocked(cred, now)
 	e.refreshing.Store(false)
 	stale := e.snap.Load().state == stateStale
@@ -628,26 +806,40 @@ func (e *entry) store(ctx context.Context, cred *Credential) error {
 // logout revokes (where possible) and deletes the stored record.
 func (e *entry) logout(ctx context.Context) (removed bool, err error) {
 	st := e.r.cfg.Store
-	unlock, err := st.Lock(ctx, e.name)
+	unlock, err := st.Lock(ctx, e.key)
 	if err != nil {
 		return false, fmt.Errorf("%s: taking the store lock: %w", e.name, err)
 	}
 	defer unlock()
-	stored, rerr := e.readStore(ctx)
+	stored, _, rerr := e.readStore(ctx)
 	var errs []error
 	if rv, ok := e.src.(Revoker); ok && stored != nil {
 		if err := rv.Revoke(ctx, stored); err != nil {
 			errs = append(errs, fmt.Errorf("%s: revoke: %w", e.name, err))
 		}
 	}
-	if err := st.Delete(ctx, e.name); err != nil {
+	if err := st.Delete(ctx, e.key); err != nil {
 		errs = append(errs, fmt.Errorf("%s: deleting the stored record: %w", e.name, err))
 	}
 	e.mu.Lock()
 	e.snap.Store(nil)
-	e.stopTimerLocked()
+	e.resetFailureLocked()
 	e.stopWallTimersLocked()
-	e.failErr, e.lastErr, e.deadErr, e.rejected = nil, nil, nil, nil
 	e.mu.Unlock()
 	return stored != nil || rerr != nil, errors.Join(errs...)
+}
+
+// deleteKey removes the record of another identity of this source, under
+// that record's lock.
+func (e *entry) deleteKey(ctx context.Context, key string) error {
+	st := e.r.cfg.Store
+	unlock, err := st.Lock(ctx, key)
+	if err != nil {
+		return fmt.Errorf("%s: taking the store lock of %s: %w", e.name, key, err)
+	}
+	defer unlock()
+	if err := st.Delete(ctx, key); err != nil {
+		return fmt.Errorf("%s: deleting the stored record %s: %w", e.name, key, err)
+	}
+	return nil
 }

@@ -10,17 +10,23 @@ import (
 // SourceStatus is one source's line in Status. It holds no secret: Secret
 // is masked.
 type SourceStatus struct {
-	Name       string            `json:"name"`
-	Configured bool              `json:"configured"`
-	Reason     string            `json:"reason,omitempty"`
-	Active     bool              `json:"active"`
-	Kind       Kind              `json:"kind,omitempty"`
-	Secret     string            `json:"secret,omitempty"`
-	State      string            `json:"state,omitempty"` // fresh | stale | expired
-	ExpiresAt  *time.Time        `json:"expires_at"`
-	RefreshAt  *time.Time        `json:"refresh_at,omitempty"`
-	NextRetry  *time.Time        `json:"next_retry,omitempty"`
-	LastError  string            `json:"last_error,omitempty"`
+	Name       string     `json:"name"`
+	Configured bool       `json:"configured"`
+	Reason     string     `json:"reason,omitempty"`
+	Active     bool       `json:"active"`
+	Kind       Kind       `json:"kind,omitempty"`
+	Secret     string     `json:"secret,omitempty"`
+	State      string     `json:"state,omitempty"` // fresh | stale | expired
+	ExpiresAt  *time.Time `json:"expires_at"`
+	RefreshAt  *time.Time `json:"refresh_at,omitempty"`
+	NextRetry  *time.Time `json:"next_retry,omitempty"`
+	LastError  string     `json:"last_error,omitempty"`
+	// Identity is whose credential the source's stored record is (its
+	// Identifier's Identity); StoreKey is the record's key in the store.
+	Identity string `json:"identity,omitempty"`
+	StoreKey string `json:"store_key,omitempty"`
+	// StoreError is set when the stored record exists but cannot be read.
+	StoreError string            `json:"store_error,omitempty"`
 	Meta       map[string]string `json:"meta,omitempty"`
 }
 
@@ -115,6 +121,12 @@ func (e *entry) peekConfigured(ctx context.Context) (bool, string) {
 		if e.snap.Load() != nil {
 			return true, "shadowed by a higher source"
 		}
+		e.mu.Lock()
+		loadErr := e.loadErr
+		e.mu.Unlock()
+		if loadErr != nil {
+			return true, "shadowed by a higher source; its stored record cannot be read"
+		}
 		return false, "nothing stored"
 	}
 	return false, "not checked (below the active source)"
@@ -122,8 +134,14 @@ func (e *entry) peekConfigured(ctx context.Context) (bool, string) {
 
 func (e *entry) describe(ss *SourceStatus) {
 	e.mu.Lock()
-	lastErr, nextRetry := e.lastErr, e.nextRetry
+	lastErr, nextRetry, loadErr := e.fail.last, e.fail.nextRetry, e.loadErr
 	e.mu.Unlock()
+	if e.persist {
+		ss.Identity, ss.StoreKey = e.identity, e.key
+	}
+	if loadErr != nil {
+		ss.StoreError = loadErr.Error()
+	}
 	if lastErr != nil && ss.LastError == "" && ss.Configured {
 		ss.LastError = lastErr.Error()
 	}

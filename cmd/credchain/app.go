@@ -33,6 +33,13 @@ type App struct {
 	// Prompt reads a secret from the terminal without echo.
 	Prompt func(prompt string) (string, error)
 
+	// signals is the process's signal handling (nil in tests).
+	signals *signalExit
+	// markResolving, when set, puts the recursion marker into the
+	// environment every child started while resolving inherits (a helper,
+	// an AWS credential_process); nil in tests, which run in-process.
+	markResolving func(string)
+
 	// Global flags.
 	configFile     string
 	storeBackend   string
@@ -59,14 +66,12 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *App {
 	return a
 }
 
-// run is main without the process: it parses args, runs the command and
-// returns the exit code. Errors are printed as "credchain: <message>".
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return newApp(stdin, stdout, stderr).Run(ctx, args)
-}
-
 // Run runs the command line args and returns the exit code.
 func (a *App) Run(ctx context.Context, args []string) int {
+	if v := a.Getenv(resolvingEnv); v != "" {
+		fmt.Fprintf(a.Err, "credchain: %s\n", recursionMessage(v))
+		return exitError
+	}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetIn(a.In)
@@ -122,6 +127,12 @@ func (a *App) Resolver(ctx context.Context, cmd *cobra.Command) (*resolver.Resol
 	r, err := resolver.New(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
+	}
+	// A signal cancels ctx: stop in-flight fetches (and the helpers they
+	// run) at once instead of waiting for them in Close.
+	context.AfterFunc(ctx, r.Abort)
+	if a.markResolving != nil {
+		a.markResolving(resolvingMarker(r))
 	}
 	return r, s, nil
 }

@@ -233,6 +233,9 @@ type statusJSON struct {
 		RefreshAt  *string           `json:"refresh_at"`
 		NextRetry  *string           `json:"next_retry"`
 		LastError  string            `json:"last_error"`
+		Identity   string            `json:"identity"`
+		StoreKey   string            `json:"store_key"`
+		StoreError string            `json:"store_error"`
 		Meta       map[string]string `json:"meta"`
 	} `json:"sources"`
 	Store struct {

@@ -85,7 +85,8 @@ func runExec(ctx context.Context, a *App, cmd *cobra.Command, args []string, ser
 	}
 	c := exec.Command(path, args[1:]...)
 	c.Args[0] = args[0]
-	c.Env = env
+	// The command is not part of a resolution: it may run credchain.
+	c.Env = withoutVariable(env, resolvingEnv)
 	c.Stdin, c.Stdout, c.Stderr = a.In, a.Out, a.Err
 
 	// Registered before Start, so a signal that arrives while the command
@@ -93,6 +94,8 @@ func runExec(ctx context.Context, a *App, cmd *cobra.Command, args []string, ser
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	a.signals.forward(true)
+	defer a.signals.forward(false)
 	if err := c.Start(); err != nil {
 		return &exitStatus{code: 126, msg: fmt.Sprintf("exec: %v", err)}
 	}

@@ -55,6 +55,10 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &st):
 		return st.code
+	case errors.Is(err, resolver.ErrStoreRead):
+		// Never "not logged in" (3) or "login required" (4): the record is
+		// there, and logging in would overwrite it.
+		return exitError
 	case errors.Is(err, resolver.ErrLoginRequired):
 		return exitLoginRequired
 	case errors.Is(err, resolver.ErrNoSource):

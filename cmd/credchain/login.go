@@ -20,7 +20,7 @@ import (
 )
 
 func newLoginCmd(a *App) *cobra.Command {
-	var noBrowser, device bool
+	var noBrowser, device, force bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "login",
@@ -45,7 +45,10 @@ $BROWSER) and the provider has a device authorization endpoint;
 --device=false keeps the browser flow.
 
 login refuses to start when nobody can finish it: --non-interactive, CI set,
-or neither a terminal nor $BROWSER (unless --device).`,
+or neither a terminal nor $BROWSER (unless --device). It also refuses when
+a login is stored but cannot be read (a wrong CREDCHAIN_FILE_PASSWORD, a
+damaged record, one written by a newer credchain): fix the store, or give
+--force to replace the record.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -61,6 +64,13 @@ or neither a terminal nor $BROWSER (unless --device).`,
 			src, err := oauthSource(r)
 			if err != nil {
 				return err
+			}
+			if !force {
+				// Before the browser: a person must not log in only to be
+				// told the login cannot be stored.
+				if _, err := r.Stored(ctx, src.Name()); err != nil {
+					return fmt.Errorf("login: %w", err)
+				}
 			}
 			if d, ok := s.Value("oauth.login_timeout").(time.Duration); ok && d > 0 && !cmd.Flags().Changed("timeout") {
 				timeout = d
@@ -83,7 +93,11 @@ or neither a terminal nor $BROWSER (unless --device).`,
 			if err != nil {
 				return err
 			}
-			if err := r.Store(ctx, cred); err != nil {
+			store := r.Store
+			if force {
+				store = r.Replace
+			}
+			if err := store(ctx, cred); err != nil {
 				return fmt.Errorf("logged in, but the login could not be stored: %w", err)
 			}
 			a.printLogin(cred)
@@ -92,6 +106,7 @@ or neither a terminal nor $BROWSER (unless --device).`,
 	}
 	cmd.Flags().BoolVar(&noBrowser, "no-browser", false, "do not open a browser; only print the URL")
 	cmd.Flags().BoolVar(&device, "device", false, "log in on another device with a user code (RFC 8628 device grant); default: only when no browser can open here and the provider supports it")
+	cmd.Flags().BoolVar(&force, "force", false, "replace a stored login that cannot be read (wrong password, damaged, newer format)")
 	cmd.Flags().DurationVar(&timeout, "timeout", oauthpkce.DefaultLoginTimeout, "how long to wait for the browser or a pasted code (setting oauth.login_timeout)")
 	return cmd
 }

@@ -197,10 +197,20 @@ func findRecord(t *testing.T, dir string) *resolver.Credential {
 	if err != nil {
 		t.Fatalf("opening the store: %v", err)
 	}
-	data, err := st.Get(context.Background(), "oauth")
-	if errors.Is(err, cache.ErrNotFound) {
+	keys, err := st.(cache.Lister).Keys(context.Background())
+	if err != nil {
+		t.Fatalf("listing the store: %v", err)
+	}
+	key := ""
+	for _, k := range keys {
+		if strings.HasPrefix(k, "oauth.") {
+			key = k
+		}
+	}
+	if key == "" {
 		return nil
 	}
+	data, err := st.Get(context.Background(), key)
 	if err != nil {
 		t.Fatalf("store: %v", err)
 	}

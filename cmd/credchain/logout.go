@@ -11,16 +11,21 @@ import (
 
 func newLogoutCmd(a *App) *cobra.Command {
 	var source string
-	var asJSON bool
+	var asJSON, current bool
 	cmd := &cobra.Command{
-		Use:   "logout [--source NAME]",
+		Use:   "logout [--source NAME] [--current-identity]",
 		Short: "Remove what credchain stored",
 		Long: `Remove the credentials credchain keeps in its store (a login, cached cloud
 credentials), revoking them first where the provider allows; with --source
-only that source's record. Credentials from the environment, a descriptor or
-a helper are never stored, so there is nothing to remove for them.
+only that source's records. Records are kept per identity (AWS profile and
+role, Google credential file, OAuth issuer and client): logout removes the
+records of every identity, or with --current-identity only the one the
+current settings name (the others are not revoked, only deleted).
+Credentials from the environment, a descriptor or a helper are never
+stored, so there is nothing to remove for them.
 
---json prints {"removed": [NAME...]}.`,
+--json prints {"removed": [NAME...]}; a record of another identity is
+"NAME (KEY)".`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -36,7 +41,11 @@ a helper are never stored, so there is nothing to remove for them.
 				}
 				names = append(names, source)
 			}
-			removed, err := r.Logout(ctx, names...)
+			logout := r.LogoutAll
+			if current {
+				logout = r.Logout
+			}
+			removed, err := logout(ctx, names...)
 			if asJSON {
 				if jerr := json.NewEncoder(a.Out).Encode(struct {
 					Removed []string `json:"removed"`
@@ -54,7 +63,8 @@ a helper are never stored, so there is nothing to remove for them.
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&source, "source", "", "remove only this source's record")
+	cmd.Flags().StringVar(&source, "source", "", "remove only this source's records")
+	cmd.Flags().BoolVar(&current, "current-identity", false, "remove only the record of the identity the current settings name")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

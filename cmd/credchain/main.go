@@ -32,8 +32,15 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	h := &signalExit{cancel: cancel, stderr: os.Stderr, exit: os.Exit}
+	go h.watch(sigs)
+	a := newApp(os.Stdin, os.Stdout, os.Stderr)
+	a.signals = h
+	a.markResolving = func(v string) { _ = os.Setenv(resolvingEnv, v) }
+	code := h.code(a.Run(ctx, os.Args[1:]))
+	cancel()
 	os.Exit(code)
 }

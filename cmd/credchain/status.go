@@ -30,7 +30,8 @@ backend.
 --json prints resolver.Status:
   {"active": NAME|null,
    "sources": [{"name","configured","reason","active","kind","secret",
-                "state","expires_at","refresh_at","next_retry","last_error","meta"}],
+                "state","expires_at","refresh_at","next_retry","last_error",
+                "identity","store_key","store_error","meta"}],
    "store": {"backend","info"}, "error"}
 
 Exits 3 when no source is configured and 4 when a login is required, after
@@ -139,6 +140,12 @@ func details(s resolver.SourceStatus) string {
 	}
 	if s.NextRetry != nil {
 		parts = append(parts, "retry at "+s.NextRetry.UTC().Format(time.RFC3339))
+	}
+	if s.StoreError != "" && s.StoreError != s.LastError {
+		parts = append(parts, "store error: "+s.StoreError)
+	}
+	if s.Identity != "" {
+		parts = append(parts, "identity: "+s.Identity)
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Meta)) {
 		parts = append(parts, k+"="+s.Meta[k])

@@ -13,6 +13,8 @@ package aws
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -574,3 +576,34 @@ func jsonProblem(err error) string {
 	}
 	return "invalid JSON"
 }
+
+// Identity implements resolver.Identifier: everything that decides whose
+// credentials the stored record holds (profile, role, export command,
+// region, the config files and web-identity role the SDK reads), so
+// switching AWS_PROFILE never serves another role's stored keys. The export
+// command is shown only as a hash: it may embed a secret.
+func (s *Source) Identity() string {
+	var parts []string
+	add := func(k, v string) {
+		if v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	p := s.profile()
+	if p == "" {
+		p = "default"
+	}
+	add("profile", p)
+	add("role", s.opts.RoleARN)
+	if c := s.opts.CredentialExport; c != "" {
+		sum := sha256.Sum256([]byte(c))
+		add("export", "sha256:"+hex.EncodeToString(sum[:6]))
+	}
+	add("region", s.region())
+	for _, v := range []string{"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"} {
+		add(strings.ToLower(v), s.opts.Getenv(v))
+	}
+	return strings.Join(parts, " ")
+}
+
+var _ resolver.Identifier = (*Source)(nil)

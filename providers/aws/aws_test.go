@@ -428,7 +428,7 @@ func TestProactiveRefresh(t *testing.T) {
 	if second.SameSecret(first) || !ev.Expiry.Equal(second.Expiry) || second.Meta["arn"] != first.Meta["arn"] || first.Meta["arn"] == "" {
 		t.Fatalf("after the refresh window: %v, want new assumed-role keys (first %v)", second, first)
 	}
-	data, err := store.Get(context.Background(), aws.Name)
+	data, err := store.Get(context.Background(), resolver.StoreKey(src))
 	if err != nil {
 		t.Fatal(err)
 	}

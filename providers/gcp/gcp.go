@@ -18,6 +18,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -353,3 +356,74 @@ func credentialsType(data []byte) (credentials.CredType, error) {
 		return "", fmt.Errorf("has unsupported type %q", strings.ToValidUTF8(head.Type, "?"))
 	}
 }
+
+// Identity implements resolver.Identifier: the credentials file (or ADC,
+// or the metadata server), the principal and impersonation target it names,
+// the scopes and the token URL, so another file or target never gets this
+// one's stored token. Only non-secret fields of the file are read.
+func (s *Source) Identity() string {
+	parts := []string{}
+	file, _ := s.credentialsFile()
+	if file == "" {
+		file = "adc"
+		if p := s.adcPath(); p != "" {
+			if _, err := os.Stat(p); err == nil {
+				file = p
+			}
+		}
+	}
+	parts = append(parts, "credentials="+file)
+	if file != "adc" {
+		if raw, err := readBounded(file); err == nil {
+			var head struct {
+				Type          string `json:"type"`
+				ClientEmail   string `json:"client_email"`
+				ClientID      string `json:"client_id"`
+				Impersonation string `json:"service_account_impersonation_url"`
+				Audience      string `json:"audience"`
+			}
+			if json.Unmarshal(raw, &head) == nil {
+				for k, v := range map[string]string{"type": head.Type, "principal": head.ClientEmail, "client_id": head.ClientID,
+					"impersonate": head.Impersonation, "audience": head.Audience} {
+					if v != "" {
+						parts = append(parts, k+"="+v)
+					}
+				}
+			}
+		}
+	}
+	parts = append(parts, "scopes="+strings.Join(s.opts.Scopes, ","))
+	if s.opts.TokenURL != "" {
+		parts = append(parts, "token_url="+s.opts.TokenURL)
+	}
+	slices.Sort(parts[1:])
+	return strings.Join(parts, " ")
+}
+
+// readBounded reads a credentials file of at most 1 MiB.
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 1<<20))
+}
+
+// adcPath is gcloud's application default credentials file.
+func (s *Source) adcPath() string {
+	dir := s.opts.Getenv("CLOUDSDK_CONFIG")
+	if dir == "" {
+		if runtime.GOOS == "windows" {
+			dir = filepath.Join(s.opts.Getenv("APPDATA"), "gcloud")
+		} else if home, err := os.UserHomeDir(); err == nil {
+			dir = filepath.Join(home, ".config", "gcloud")
+		}
+	}
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, "application_default_credentials.json")
+}
+
+var _ resolver.Identifier = (*Source)(nil)

@@ -202,8 +202,9 @@ func TestProactiveRefresh(t *testing.T) {
 	clock := testenv.NewFakeClock(time.Now())
 	events := testenv.NewEvents()
 	store := cache.NewMemory()
+	src := gcp.New(options(gcp.Options{}))
 	r, err := resolver.New(context.Background(), resolver.Config{
-		Sources: []resolver.Source{gcp.New(options(gcp.Options{}))},
+		Sources: []resolver.Source{src},
 		Store:   store, Clock: clock,
 		OnEvent: events.Add,
 	})
@@ -232,7 +233,7 @@ func TestProactiveRefresh(t *testing.T) {
 	if second.SameSecret(first) || f.Calls(testenv.GrantMetadata) != 2 {
 		t.Fatalf("after entering the refresh window: %v with %d token requests, want a second token", second, f.Calls(testenv.GrantMetadata))
 	}
-	data, err := store.Get(context.Background(), gcp.Name)
+	data, err := store.Get(context.Background(), resolver.StoreKey(src))
 	if err != nil {
 		t.Fatal(err)
 	}
