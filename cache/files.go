@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/99designs/keyring"
+	"github.com/credchain/credchain/cache/internal/keyring"
 )
 
 // plainRecord is one plaintext file: the record bytes (base64 in JSON)

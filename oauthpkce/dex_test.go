@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/oauthpkce"
 	"github.com/credchain/credchain/resolver"
@@ -30,7 +31,7 @@ type browserPage struct {
 
 // httpBrowser returns an OpenBrowser that logs user in with plain HTTP, as
 // a browser would, in the background, and the channel its page arrives on.
-func httpBrowser(t *testing.T, user testenv.DexUser) (func(context.Context, string) error, <-chan browserPage) {
+func httpBrowser(t *testing.T, user itest.DexUser) (func(context.Context, string) error, <-chan browserPage) {
 	t.Helper()
 	pages := make(chan browserPage, 1)
 	var wg sync.WaitGroup
@@ -39,14 +40,14 @@ func httpBrowser(t *testing.T, user testenv.DexUser) (func(context.Context, stri
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			status, body, err := testenv.DexBrowserLogin(context.WithoutCancel(ctx), authURL, user)
+			status, body, err := itest.DexBrowserLogin(context.WithoutCancel(ctx), authURL, user)
 			pages <- browserPage{status, body, err}
 		}()
 		return nil
 	}, pages
 }
 
-func newSource(t *testing.T, d *testenv.Dex, mod func(*oauthpkce.Config)) *oauthpkce.Source {
+func newSource(t *testing.T, d *itest.Dex, mod func(*oauthpkce.Config)) *oauthpkce.Source {
 	t.Helper()
 	cfg := oauthpkce.Config{Issuer: d.Issuer, ClientID: d.ClientID, Scopes: loginScopes, Redirect: oauthpkce.RedirectLoopback}
 	if mod != nil {
@@ -60,7 +61,7 @@ func newSource(t *testing.T, d *testenv.Dex, mod func(*oauthpkce.Config)) *oauth
 }
 
 // login logs user in through the loopback redirect and checks the page.
-func login(t *testing.T, src *oauthpkce.Source, user testenv.DexUser) *resolver.Credential {
+func login(t *testing.T, src *oauthpkce.Source, user itest.DexUser) *resolver.Credential {
 	t.Helper()
 	open, pages := httpBrowser(t, user)
 	cred, err := src.Login(context.Background(), oauthpkce.LoginOptions{OpenBrowser: open, Timeout: time.Minute})
@@ -75,7 +76,7 @@ func login(t *testing.T, src *oauthpkce.Source, user testenv.DexUser) *resolver.
 }
 
 // userinfo asks Dex whether it accepts the access token (200) or not.
-func userinfo(t *testing.T, d *testenv.Dex, cred *resolver.Credential) int {
+func userinfo(t *testing.T, d *itest.Dex, cred *resolver.Credential) int {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, d.Direct+"/dex/userinfo", nil)
 	name, value, _ := cred.Header()
@@ -124,7 +125,7 @@ func storedCred(t *testing.T, st cache.Store) *resolver.Credential {
 // stores one record the next process can use.
 func TestLoginSendsS256AndStoresTheLogin(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, nil)
 	user := d.User(t, "alice")
 	cred := login(t, src, user)
@@ -196,7 +197,7 @@ func TestLoginSendsS256AndStoresTheLogin(t *testing.T) {
 func TestRefreshAcrossLifetimes(t *testing.T) {
 	testenv.Hermetic(t)
 	const ttl = 4 * time.Second
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: ttl})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: ttl})
 	src := newSource(t, d, nil)
 	cred := login(t, src, d.User(t, "bob"))
 	st := cache.NewMemory()
@@ -259,7 +260,7 @@ func TestRefreshAcrossLifetimes(t *testing.T) {
 // only the dead refresh token is dropped from the store.
 func TestReusedRefreshTokenNeedsLogin(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, nil)
 	old := login(t, src, d.User(t, "carol"))
 
@@ -308,19 +309,19 @@ func TestReusedRefreshTokenNeedsLogin(t *testing.T) {
 func TestTokenEndpointFailuresWhileValid(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
-		fault      testenv.Fault
+		fault      itest.Fault
 		retryAfter string
 		want       string // in the refresh_failed event's error
 		minGap     time.Duration
 	}{
-		{"500", testenv.Fault500, "", "HTTP 500 server_error", 0},
-		{"429", testenv.Fault429, "1", "HTTP 429", time.Second},
-		{"hang", testenv.FaultHang, "", "no answer in time", 0},
-		{"garbage", testenv.FaultGarbage, "", "not a valid token response", 0},
+		{"500", itest.Fault500, "", "HTTP 500 server_error", 0},
+		{"429", itest.Fault429, "1", "HTTP 429", time.Second},
+		{"hang", itest.FaultHang, "", "no answer in time", 0},
+		{"garbage", itest.FaultGarbage, "", "not a valid token response", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			testenv.Hermetic(t)
-			d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: 20 * time.Second})
+			d := itest.StartDex(t, itest.DexOptions{TokenTTL: 20 * time.Second})
 			src := newSource(t, d, func(c *oauthpkce.Config) { c.RequestTimeout = 500 * time.Millisecond })
 			cred := login(t, src, d.User(t, "dave"))
 			st := cache.NewMemory()
@@ -352,7 +353,7 @@ func TestTokenEndpointFailuresWhileValid(t *testing.T) {
 			if second.Attempt < 2 {
 				t.Errorf("second failure attempt = %d", second.Attempt)
 			}
-			d.Proxy.SetFault(testenv.FaultNone, "")
+			d.Proxy.SetFault(itest.FaultNone, "")
 			events.WaitWithin(t, resolver.EventRefreshed, 10*time.Second)
 			c, err = r.Resolve(context.Background())
 			if err != nil || c.SameSecret(cred) {
@@ -362,7 +363,7 @@ func TestTokenEndpointFailuresWhileValid(t *testing.T) {
 				t.Errorf("store does not hold the recovered token")
 			}
 			calls := d.Proxy.TokenCalls("refresh_token")
-			if last := calls[len(calls)-1]; last.Status != http.StatusOK || last.Injected != testenv.FaultNone {
+			if last := calls[len(calls)-1]; last.Status != http.StatusOK || last.Injected != itest.FaultNone {
 				t.Errorf("last refresh call %+v, want a real 200", last)
 			}
 			for _, c := range calls[:len(calls)-1] {
@@ -394,7 +395,7 @@ func kick(t *testing.T, r *resolver.Resolver, cred *resolver.Credential) {
 // refused with a 400 page, and the real one still completes the login.
 func TestLoginStateMismatchKeepsWaiting(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, nil)
 	user := d.User(t, "erin")
 	type step struct {
@@ -404,7 +405,7 @@ func TestLoginStateMismatchKeepsWaiting(t *testing.T) {
 	steps := make(chan step, 2)
 	open := func(ctx context.Context, authURL string) error {
 		go func() {
-			res, err := testenv.DexPasswordLogin(context.Background(), authURL, user)
+			res, err := itest.DexPasswordLogin(context.Background(), authURL, user)
 			if err != nil || res.Redirect == nil {
 				steps <- step{0, "dex login failed: " + errString(err)}
 				return
@@ -457,7 +458,7 @@ func get(u string) (int, string) {
 // an AuthorizeError, and the page shows its description HTML-escaped.
 func TestLoginAccessDenied(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, nil)
 	page := make(chan string, 1)
 	open := func(ctx context.Context, authURL string) error {
@@ -487,7 +488,7 @@ func TestLoginAccessDenied(t *testing.T) {
 // redirect the login continues with a pasted code instead.
 func TestLoginPortInUse(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -522,14 +523,14 @@ func TestLoginPortInUse(t *testing.T) {
 
 // pasteLogin logs in with a code pasted on Paste (Dex shows it on its
 // out-of-band page); first is pasted before the real code.
-func pasteLogin(t *testing.T, src *oauthpkce.Source, user testenv.DexUser, first []string) (*resolver.Credential, string) {
+func pasteLogin(t *testing.T, src *oauthpkce.Source, user itest.DexUser, first []string) (*resolver.Credential, string) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	t.Cleanup(func() { _ = pw.Close() })
 	var out testenv.SyncBuffer
 	open := func(ctx context.Context, authURL string) error {
 		go func() {
-			res, err := testenv.DexPasswordLogin(context.Background(), authURL, user)
+			res, err := itest.DexPasswordLogin(context.Background(), authURL, user)
 			if err != nil || res.OOBCode == "" {
 				_ = pw.CloseWithError(errors.New("dex login failed"))
 				t.Errorf("dex login: %v %+v", err, res)
@@ -553,7 +554,7 @@ func pasteLogin(t *testing.T, src *oauthpkce.Source, user testenv.DexUser, first
 // pasted code with a wrong state is ignored, the real one logs in.
 func TestPasteFlow(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, func(c *oauthpkce.Config) {
 		c.Redirect = oauthpkce.RedirectPaste
 		c.PasteRedirectURI = oauthpkce.OOBRedirectURI
@@ -579,14 +580,14 @@ func TestPasteFlow(t *testing.T) {
 // loopback listener is still waiting.
 func TestAutoModePastedCodeWins(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, func(c *oauthpkce.Config) { c.Redirect = oauthpkce.RedirectAuto })
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	user := d.User(t, "heidi")
 	open := func(ctx context.Context, authURL string) error {
 		go func() {
-			res, err := testenv.DexPasswordLogin(context.Background(), authURL, user)
+			res, err := itest.DexPasswordLogin(context.Background(), authURL, user)
 			if err != nil || res.Redirect == nil {
 				t.Errorf("dex login: %v", err)
 				_ = pw.Close()
@@ -606,7 +607,7 @@ func TestAutoModePastedCodeWins(t *testing.T) {
 // TestLoginTimeout: nobody completes the login → ErrLoginTimeout.
 func TestLoginTimeout(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, nil)
 	start := time.Now()
 	_, err := src.Login(context.Background(), oauthpkce.LoginOptions{Timeout: 300 * time.Millisecond})
@@ -622,8 +623,8 @@ func TestLoginTimeout(t *testing.T) {
 // lands on credchain's callback page, and the login's token is stored.
 func TestChromiumLogin(t *testing.T) {
 	testenv.Hermetic(t)
-	chromium := testenv.Chromium(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	chromium := itest.Chromium(t)
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, nil)
 	user := d.User(t, "ivan")
 	type result struct {
@@ -634,7 +635,7 @@ func TestChromiumLogin(t *testing.T) {
 	profile := t.TempDir()
 	open := func(ctx context.Context, authURL string) error {
 		go func() {
-			text, err := testenv.ChromiumDexLogin(context.Background(), chromium, profile, authURL, user)
+			text, err := itest.ChromiumDexLogin(context.Background(), chromium, profile, authURL, user)
 			page <- result{text, err}
 		}()
 		return nil

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/oauthpkce"
 	"github.com/credchain/credchain/resolver"
@@ -270,7 +271,7 @@ func TestLogoutRevokes(t *testing.T) {
 // at Dex and are retried.
 func TestTransport401SharesOneRefresh(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, nil)
 	cred := login(t, src, d.User(t, "judy"))
 	var mu sync.Mutex

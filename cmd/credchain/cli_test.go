@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/credchain/credchain/config"
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/resolver"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	testenv.RemoveCredchainBuild()
+	itest.RemoveCredchainBuild()
 	os.Exit(code)
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/providers/aws"
 	"github.com/credchain/credchain/resolver"
@@ -22,11 +23,11 @@ import (
 
 // One moto server is shared by the package's tests (it takes ~7 s to
 // start). It verifies every signature and IAM policy after the four set-up
-// calls of testenv.Moto.SetupIAM.
+// calls of itest.Moto.SetupIAM.
 type motoOnce struct {
 	once sync.Once
-	m    *testenv.Moto
-	id   testenv.MotoIdentity
+	m    *itest.Moto
+	id   itest.MotoIdentity
 	err  error
 }
 
@@ -46,12 +47,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func (mo *motoOnce) get(t *testing.T, noAuth int) (*testenv.Moto, testenv.MotoIdentity) {
+func (mo *motoOnce) get(t *testing.T, noAuth int) (*itest.Moto, itest.MotoIdentity) {
 	t.Helper()
 	mo.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		mo.m, mo.err = testenv.StartMoto(ctx, noAuth)
+		mo.m, mo.err = itest.StartMoto(ctx, noAuth)
 		if mo.err == nil {
 			mo.id, mo.err = mo.m.SetupIAM(ctx)
 		}
@@ -63,14 +64,14 @@ func (mo *motoOnce) get(t *testing.T, noAuth int) (*testenv.Moto, testenv.MotoId
 }
 
 // verifying returns the signature-verifying moto and alice's identity.
-func verifying(t *testing.T) (*testenv.Moto, testenv.MotoIdentity) {
+func verifying(t *testing.T) (*itest.Moto, itest.MotoIdentity) {
 	return verifyingMoto.get(t, 4)
 }
 
 // env makes the test hermetic and points STS at moto (at a dead loopback
 // port when m is nil). It returns the temporary HOME, with empty AWS config
 // and credentials files in it.
-func env(t *testing.T, m *testenv.Moto) string {
+func env(t *testing.T, m *itest.Moto) string {
 	t.Helper()
 	home := testenv.Hermetic(t)
 	t.Setenv("CLAUDE_CODE_USE_BEDROCK", "1")
@@ -99,7 +100,7 @@ func writeFile(t *testing.T, path, content string) {
 }
 
 func options(o aws.Options) aws.Options {
-	o.HTTPClient = testenv.AWSLoopbackClient()
+	o.HTTPClient = itest.AWSLoopbackClient()
 	return o
 }
 
@@ -158,7 +159,7 @@ func TestChainAgainstMoto(t *testing.T) {
 				t.Setenv("AWS_PROFILE", "br")
 				return aws.Options{}
 			},
-			wantARN:    "arn:aws:sts::" + testenv.MotoAccount + ":assumed-role/bedrock-role/resolver-test",
+			wantARN:    "arn:aws:sts::" + itest.MotoAccount + ":assumed-role/bedrock-role/resolver-test",
 			wantExpiry: 15 * time.Minute,
 			persistent: true,
 		},
@@ -169,7 +170,7 @@ func TestChainAgainstMoto(t *testing.T) {
 				t.Setenv("AWS_SECRET_ACCESS_KEY", id.SecretAccessKey)
 				return aws.Options{Region: "us-west-2", RoleARN: id.RoleARN}
 			},
-			wantARN: "arn:aws:sts::" + testenv.MotoAccount + ":assumed-role/bedrock-role/credchain",
+			wantARN: "arn:aws:sts::" + itest.MotoAccount + ":assumed-role/bedrock-role/credchain",
 			// stscreds asks for 15 minutes unless told otherwise.
 			wantExpiry: 15 * time.Minute,
 			persistent: true,
@@ -206,7 +207,7 @@ func TestChainAgainstMoto(t *testing.T) {
 			if cred.Kind != resolver.KindAWS || cred.AWS == nil || cred.AWS.AccessKeyID == "" || cred.AWS.SecretAccessKey.IsZero() {
 				t.Fatalf("Fetch = %v, want AWS keys", cred)
 			}
-			if cred.Meta["arn"] != tc.wantARN || cred.Meta["account"] != testenv.MotoAccount {
+			if cred.Meta["arn"] != tc.wantARN || cred.Meta["account"] != itest.MotoAccount {
 				t.Errorf("identity = %q in %q, want %q (GetCallerIdentity runs on first obtain)", cred.Meta["arn"], cred.Meta["account"], tc.wantARN)
 			}
 			if cred.AWS.Region == "" || cred.AWS.Region != cred.Meta["region"] {

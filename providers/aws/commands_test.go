@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/providers/aws"
 	"github.com/credchain/credchain/resolver"
@@ -103,7 +104,7 @@ func refreshScript(t *testing.T, home, count, fixed string) string {
 	return script
 }
 
-func credentialsFile(id testenv.MotoIdentity) string {
+func credentialsFile(id itest.MotoIdentity) string {
 	return fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", id.AccessKeyID, id.SecretAccessKey)
 }
 
@@ -112,7 +113,7 @@ func credentialsFile(id testenv.MotoIdentity) string {
 // configuration is loaded again.
 func TestAuthRefresh(t *testing.T) {
 	m, alice := verifying(t)
-	broken := testenv.MotoIdentity{AccessKeyID: alice.AccessKeyID, SecretAccessKey: "wrong-" + alice.SecretAccessKey}
+	broken := itest.MotoIdentity{AccessKeyID: alice.AccessKeyID, SecretAccessKey: "wrong-" + alice.SecretAccessKey}
 
 	t.Run("valid credentials: never run", func(t *testing.T) {
 		home := env(t, m)

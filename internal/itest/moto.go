@@ -1,4 +1,4 @@
-package testenv
+package itest
 
 import (
 	"bytes"
@@ -20,6 +20,8 @@ import (
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/credchain/credchain/internal/testenv"
 )
 
 // MotoAccount is the account id moto reports.
@@ -55,11 +57,11 @@ func MotoPython() string {
 func StartMoto(ctx context.Context, noAuthCount int) (*Moto, error) {
 	py := MotoPython()
 	if out, err := exec.CommandContext(ctx, py, "-c", "import moto").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("testenv: moto is required and %s cannot import it (it comes with the machine image's Python; .ci/setup.d/20-cloud.sh checks it): %v: %s", py, err, bytes.TrimSpace(out))
+		return nil, fmt.Errorf("itest: moto is required and %s cannot import it (it comes with the machine image's Python; .ci/setup.d/20-cloud.sh checks it): %v: %s", py, err, bytes.TrimSpace(out))
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("testenv: finding a free port for moto: %w", err)
+		return nil, fmt.Errorf("itest: finding a free port for moto: %w", err)
 	}
 	portStr := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	_ = l.Close()
@@ -79,11 +81,11 @@ func StartMoto(ctx context.Context, noAuthCount int) (*Moto, error) {
 	cmd.Stdout = m.stderr
 	cmd.Stderr = m.stderr
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("testenv: starting moto: %w", err)
+		return nil, fmt.Errorf("itest: starting moto: %w", err)
 	}
 	go func() { _ = cmd.Wait(); close(m.done) }()
 	deadline := time.Now().Add(motoReadyTimeout)
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DialContext: LoopbackDial}}
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DialContext: testenv.LoopbackDial}}
 	for {
 		resp, err := client.Get(m.URL + "/moto-api/")
 		if err == nil {
@@ -94,7 +96,7 @@ func StartMoto(ctx context.Context, noAuthCount int) (*Moto, error) {
 		}
 		select {
 		case <-m.done:
-			return nil, fmt.Errorf("testenv: moto exited during start-up: %s", m.stderr.String())
+			return nil, fmt.Errorf("itest: moto exited during start-up: %s", m.stderr.String())
 		case <-ctx.Done():
 			m.Close()
 			return nil, ctx.Err()
@@ -102,7 +104,7 @@ func StartMoto(ctx context.Context, noAuthCount int) (*Moto, error) {
 		}
 		if time.Now().After(deadline) {
 			m.Close()
-			return nil, fmt.Errorf("testenv: moto did not answer on %s within %v: %s", m.URL, motoReadyTimeout, m.stderr.String())
+			return nil, fmt.Errorf("itest: moto did not answer on %s within %v: %s", m.URL, motoReadyTimeout, m.stderr.String())
 		}
 	}
 }
@@ -118,7 +120,7 @@ func (m *Moto) Close() {
 // Reset clears moto's state (users, roles, keys).
 func (m *Moto) Reset(ctx context.Context) error {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, m.URL+"/moto-api/reset", nil)
-	resp, err := (&http.Client{Transport: &http.Transport{DialContext: LoopbackDial}}).Do(req)
+	resp, err := (&http.Client{Transport: &http.Transport{DialContext: testenv.LoopbackDial}}).Do(req)
 	if err != nil {
 		return err
 	}
@@ -152,7 +154,7 @@ func (m *Moto) SetupIAM(ctx context.Context) (MotoIdentity, error) {
 		SecretAccessKey string `xml:"CreateAccessKeyResult>AccessKey>SecretAccessKey"`
 	}
 	if err := xml.Unmarshal(body, &key); err != nil || key.AccessKeyID == "" {
-		return id, fmt.Errorf("testenv: moto CreateAccessKey answered %q: %v", body, err)
+		return id, fmt.Errorf("itest: moto CreateAccessKey answered %q: %v", body, err)
 	}
 	allowAll := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
 	if _, err := m.iam(ctx, anon, url.Values{"Action": {"PutUserPolicy"}, "UserName": {"alice"}, "PolicyName": {"all"}, "PolicyDocument": {allowAll}}); err != nil {
@@ -190,7 +192,7 @@ func (m *Moto) NewUser(ctx context.Context, admin MotoIdentity, name string) (Mo
 		SecretAccessKey string `xml:"CreateAccessKeyResult>AccessKey>SecretAccessKey"`
 	}
 	if err := xml.Unmarshal(body, &key); err != nil || key.AccessKeyID == "" {
-		return MotoIdentity{}, fmt.Errorf("testenv: moto CreateAccessKey answered %q: %v", body, err)
+		return MotoIdentity{}, fmt.Errorf("itest: moto CreateAccessKey answered %q: %v", body, err)
 	}
 	return MotoIdentity{AccessKeyID: key.AccessKeyID, SecretAccessKey: key.SecretAccessKey, UserARN: "arn:aws:iam::" + MotoAccount + ":user/" + name}, nil
 }
@@ -216,14 +218,14 @@ func (m *Moto) iam(ctx context.Context, creds sdkaws.Credentials, form url.Value
 	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "iam", "us-east-1", time.Now().UTC()); err != nil {
 		return nil, err
 	}
-	resp, err := (&http.Client{Transport: &http.Transport{DialContext: LoopbackDial}}).Do(req)
+	resp, err := (&http.Client{Transport: &http.Transport{DialContext: testenv.LoopbackDial}}).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("testenv: moto IAM %s: %w", form.Get("Action"), err)
+		return nil, fmt.Errorf("itest: moto IAM %s: %w", form.Get("Action"), err)
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("testenv: moto IAM %s: HTTP %d: %s", form.Get("Action"), resp.StatusCode, out)
+		return nil, fmt.Errorf("itest: moto IAM %s: HTTP %d: %s", form.Get("Action"), resp.StatusCode, out)
 	}
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package testenv
+package itest
 
 import (
 	"context"
@@ -20,7 +20,7 @@ func Chromium(t testing.TB) string {
 	t.Helper()
 	p, err := ChromiumPath()
 	if err != nil {
-		t.Fatalf("testenv: %v", err)
+		t.Fatalf("itest: %v", err)
 	}
 	return p
 }

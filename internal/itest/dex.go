@@ -1,4 +1,4 @@
-package testenv
+package itest
 
 import (
 	"bytes"
@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/credchain/credchain/internal/testenv"
 )
 
 // dexBinFromEnv and chromiumFromEnv are read once at start-up because
@@ -47,12 +49,12 @@ func DexBinary(t testing.TB) string {
 			return p
 		}
 		if p == dexBinFromEnv {
-			t.Fatalf("testenv: CREDCHAIN_DEX_BIN=%s does not exist; build it with .ci/setup.d/30-dex.sh", p)
+			t.Fatalf("itest: CREDCHAIN_DEX_BIN=%s does not exist; build it with .ci/setup.d/30-dex.sh", p)
 		}
 	}
 	p, err := exec.LookPath("dex")
 	if err != nil {
-		t.Fatalf("testenv: Dex (the OpenID provider these tests log in to) is required and missing: set CREDCHAIN_DEX_BIN or run .ci/setup.d/30-dex.sh (it builds Dex v2.45.1 into %s)", dexDefaultBin)
+		t.Fatalf("itest: Dex (the OpenID provider these tests log in to) is required and missing: set CREDCHAIN_DEX_BIN or run .ci/setup.d/30-dex.sh (it builds Dex v2.45.1 into %s)", dexDefaultBin)
 	}
 	return p
 }
@@ -107,10 +109,10 @@ func StartDex(t testing.TB, opts DexOptions) *Dex {
 	dir := t.TempDir()
 	proxyLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("testenv: dex proxy listen: %v", err)
+		t.Fatalf("itest: dex proxy listen: %v", err)
 	}
 	issuer := "http://" + proxyLn.Addr().String() + "/dex"
-	dexAddr := "127.0.0.1:" + strconv.Itoa(DeadPort(t))
+	dexAddr := "127.0.0.1:" + strconv.Itoa(testenv.DeadPort(t))
 	d := &Dex{Issuer: issuer, ClientID: "credchain-cli", Direct: "http://" + dexAddr, LogPath: filepath.Join(dir, "dex.log")}
 
 	var users strings.Builder
@@ -147,18 +149,18 @@ staticPasswords:
 %s`, issuer, dexAddr, opts.TokenTTL.String(), opts.ReuseInterval.String(), d.ClientID, users.String())
 	cfgPath := filepath.Join(dir, "dex.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatalf("testenv: %v", err)
+		t.Fatalf("itest: %v", err)
 	}
 	logf, err := os.OpenFile(d.LogPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
-		t.Fatalf("testenv: %v", err)
+		t.Fatalf("itest: %v", err)
 	}
 	cmd := exec.Command(bin, "serve", cfgPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = dir
 	if err := cmd.Start(); err != nil {
 		_ = logf.Close()
-		t.Fatalf("testenv: starting dex %s: %v", bin, err)
+		t.Fatalf("itest: starting dex %s: %v", bin, err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); _ = logf.Close(); close(exited) }()
@@ -198,12 +200,12 @@ staticPasswords:
 		select {
 		case <-exited:
 			d.dumpLog(t)
-			t.Fatalf("testenv: dex exited during start-up: %v", err)
+			t.Fatalf("itest: dex exited during start-up: %v", err)
 		default:
 		}
 		if time.Now().After(deadline) {
 			d.dumpLog(t)
-			t.Fatalf("testenv: dex did not become ready in 30s: %v", err)
+			t.Fatalf("itest: dex did not become ready in 30s: %v", err)
 		}
 		select {
 		case <-exited:
@@ -248,7 +250,7 @@ func (d *Dex) User(t testing.TB, name string) DexUser {
 			return DexUser{Name: n, Email: n + "@example.com", Password: "password"}
 		}
 	}
-	t.Fatalf("testenv: dex has no user %q (have %v)", name, dexUserNames)
+	t.Fatalf("itest: dex has no user %q (have %v)", name, dexUserNames)
 	return DexUser{}
 }
 
@@ -356,7 +358,7 @@ func (p *DexProxy) WaitTokenCalls(t testing.TB, timeout time.Duration, what stri
 		select {
 		case <-ch:
 		case <-deadline.C:
-			t.Fatalf("testenv: dex proxy: waited %v for %s; token calls: %+v", timeout, what, calls)
+			t.Fatalf("itest: dex proxy: waited %v for %s; token calls: %+v", timeout, what, calls)
 		}
 	}
 }

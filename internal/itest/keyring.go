@@ -1,6 +1,6 @@
 //go:build unix
 
-package testenv
+package itest
 
 import (
 	"bufio"
@@ -26,7 +26,7 @@ func shortTempDir(t testing.TB, prefix string) string {
 	t.Helper()
 	d, err := os.MkdirTemp("", prefix)
 	if err != nil {
-		t.Fatalf("testenv: %v", err)
+		t.Fatalf("itest: %v", err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(d) })
 	return d
@@ -38,7 +38,7 @@ func startGroup(t testing.TB, cmd *exec.Cmd) {
 	t.Helper()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("testenv: starting %s: %v", cmd.Path, err)
+		t.Fatalf("itest: starting %s: %v", cmd.Path, err)
 	}
 	pid := cmd.Process.Pid
 	t.Cleanup(func() {
@@ -67,7 +67,7 @@ func SecretService(t testing.TB) string {
 	run := filepath.Join(home, "run")
 	for _, d := range []string{run, filepath.Join(home, ".cache"), filepath.Join(home, ".local", "share"), filepath.Join(home, ".config")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
-			t.Fatalf("testenv: %v", err)
+			t.Fatalf("itest: %v", err)
 		}
 	}
 	conf := filepath.Join(home, "bus.conf")
@@ -84,7 +84,7 @@ func SecretService(t testing.TB) string {
   </policy>
 </busconfig>
 `), 0o600); err != nil {
-		t.Fatalf("testenv: %v", err)
+		t.Fatalf("itest: %v", err)
 	}
 	env := append(os.Environ(), "HOME="+home, "XDG_RUNTIME_DIR="+run,
 		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"), "XDG_DATA_HOME="+filepath.Join(home, ".local", "share"),
@@ -94,7 +94,7 @@ func SecretService(t testing.TB) string {
 	bus.Env = env
 	out, err := bus.StdoutPipe()
 	if err != nil {
-		t.Fatalf("testenv: %v", err)
+		t.Fatalf("itest: %v", err)
 	}
 	var busErr bytes.Buffer
 	bus.Stderr = &busErr
@@ -110,7 +110,7 @@ func SecretService(t testing.TB) string {
 	case <-time.After(10 * time.Second):
 	}
 	if addr == "" {
-		t.Fatalf("testenv: dbus-daemon printed no address within 10s")
+		t.Fatalf("itest: dbus-daemon printed no address within 10s")
 	}
 	env = append(env, "DBUS_SESSION_BUS_ADDRESS="+addr)
 
@@ -135,14 +135,14 @@ func SecretService(t testing.TB) string {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("testenv: the Secret Service (gnome-keyring-daemon) did not answer within 10s: secret-tool: %v: %s", err, msg)
+			t.Fatalf("itest: the Secret Service (gnome-keyring-daemon) did not answer within 10s: secret-tool: %v: %s", err, msg)
 		}
 		time.Sleep(50 * time.Millisecond) // polling an external daemon becoming ready
 	}
 	clr := exec.Command(secretTool, "clear", "credchain-probe", "probe")
 	clr.Env = env
 	if msg, err := clr.CombinedOutput(); err != nil {
-		t.Fatalf("testenv: secret-tool clear: %v: %s", err, msg)
+		t.Fatalf("itest: secret-tool clear: %v: %s", err, msg)
 	}
 	return addr
 }
@@ -173,7 +173,7 @@ func PassStore(t testing.TB) string {
 
 	gnupg := shortTempDir(t, "cc-gpg-")
 	if err := os.Chmod(gnupg, 0o700); err != nil {
-		t.Fatalf("testenv: %v", err)
+		t.Fatalf("itest: %v", err)
 	}
 	t.Setenv("GNUPGHOME", gnupg)
 	t.Cleanup(func() {
@@ -190,7 +190,7 @@ func PassStore(t testing.TB) string {
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("testenv: %s %s: %v: %s", filepath.Base(name), strings.Join(args, " "), err, stderr.String())
+			t.Fatalf("itest: %s %s: %v: %s", filepath.Base(name), strings.Join(args, " "), err, stderr.String())
 		}
 		return string(out)
 	}
@@ -204,7 +204,7 @@ func PassStore(t testing.TB) string {
 		}
 	}
 	if fpr == "" {
-		t.Fatalf("testenv: gpg generated no key in %s", gnupg)
+		t.Fatalf("itest: gpg generated no key in %s", gnupg)
 	}
 	store := t.TempDir()
 	t.Setenv("PASSWORD_STORE_DIR", store)
@@ -218,6 +218,6 @@ func KeyCtl(t testing.TB) {
 	t.Helper()
 	keyctl := RequireCommand(t, "keyctl", keyringSetup)
 	if out, err := exec.Command(keyctl, "show", "@s").CombinedOutput(); err != nil {
-		t.Fatalf("testenv: the kernel keyring is not usable here (keyctl show @s: %v: %s); a container needs keyctl allowed by its seccomp profile", err, out)
+		t.Fatalf("itest: the kernel keyring is not usable here (keyctl show @s: %v: %s); a container needs keyctl allowed by its seccomp profile", err, out)
 	}
 }

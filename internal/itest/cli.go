@@ -1,4 +1,4 @@
-package testenv
+package itest
 
 import (
 	"bytes"
@@ -35,7 +35,7 @@ func BuildCredchain(t testing.TB) string {
 		cliBuild.dir, cliBuild.path, cliBuild.err = buildCredchain()
 	})
 	if cliBuild.err != nil {
-		t.Fatalf("testenv: building credchain: %v", cliBuild.err)
+		t.Fatalf("itest: building credchain: %v", cliBuild.err)
 	}
 	return cliBuild.path
 }

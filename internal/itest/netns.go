@@ -1,4 +1,4 @@
-package testenv
+package itest
 
 import (
 	"bytes"
@@ -42,7 +42,7 @@ func InLoopbackNetns() bool { return os.Getenv(netnsMarker) == "1" }
 // The namespace needs root and the unshare and ip programs; without them
 // the test fails, never skips.
 //
-//	if !testenv.RunInLoopbackNetns(t, "BIN="+bin) {
+//	if !itest.RunInLoopbackNetns(t, "BIN="+bin) {
 //		return
 //	}
 func RunInLoopbackNetns(t *testing.T, env ...string) bool {
@@ -50,23 +50,23 @@ func RunInLoopbackNetns(t *testing.T, env ...string) bool {
 	if InLoopbackNetns() {
 		ifs, err := net.Interfaces()
 		if err != nil {
-			t.Fatalf("testenv: listing network interfaces: %v", err)
+			t.Fatalf("itest: listing network interfaces: %v", err)
 		}
 		for _, i := range ifs {
 			if i.Flags&net.FlagLoopback == 0 {
-				t.Fatalf("testenv: inside the test namespace, interface %s is not loopback", i.Name)
+				t.Fatalf("itest: inside the test namespace, interface %s is not loopback", i.Name)
 			}
 		}
 		return true
 	}
 	if os.Geteuid() != 0 {
-		t.Fatalf("testenv: %s runs its clients in a network namespace with only loopback (unshare -n), which needs root; run the tests as root (CI does)", t.Name())
+		t.Fatalf("itest: %s runs its clients in a network namespace with only loopback (unshare -n), which needs root; run the tests as root (CI does)", t.Name())
 	}
 	RequireCommand(t, "unshare", "apt-get install util-linux")
 	RequireCommand(t, "ip", "apt-get install iproute2")
 	self, err := os.Executable()
 	if err != nil {
-		t.Fatalf("testenv: finding the test binary: %v", err)
+		t.Fatalf("itest: finding the test binary: %v", err)
 	}
 	var parts []string
 	for _, p := range strings.Split(t.Name(), "/") {
@@ -90,10 +90,10 @@ func RunInLoopbackNetns(t *testing.T, env ...string) bool {
 	runErr := cmd.Run()
 	t.Logf("inside a loopback-only network namespace:\n%s", out.String())
 	if runErr != nil {
-		t.Fatalf("testenv: %s failed inside the network namespace: %v", t.Name(), runErr)
+		t.Fatalf("itest: %s failed inside the network namespace: %v", t.Name(), runErr)
 	}
 	if !strings.Contains(out.String(), fmt.Sprintf("--- PASS: %s ", t.Name())) {
-		t.Fatalf("testenv: %s did not run inside the network namespace (no PASS line for it)", t.Name())
+		t.Fatalf("itest: %s did not run inside the network namespace (no PASS line for it)", t.Name())
 	}
 	return false
 }

@@ -1,4 +1,4 @@
-package testenv
+package itest
 
 import (
 	"os/exec"
