@@ -1,3 +1,5 @@
+//go:build integration
+
 package oauthpkce_test
 
 import (
@@ -88,23 +90,6 @@ func userinfo(t *testing.T, d *itest.Dex, cred *resolver.Credential) int {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-func newResolver(t *testing.T, src resolver.Source, st cache.Store, events *testenv.Events, mod func(*resolver.Config)) *resolver.Resolver {
-	t.Helper()
-	cfg := resolver.Config{Sources: []resolver.Source{src}, Store: st, RetryMin: 100 * time.Millisecond, RetryMax: 400 * time.Millisecond}
-	if events != nil {
-		cfg.OnEvent = events.Add
-	}
-	if mod != nil {
-		mod(&cfg)
-	}
-	r, err := resolver.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("resolver.New: %v", err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r
 }
 
 func storedCred(t *testing.T, st cache.Store) *resolver.Credential {

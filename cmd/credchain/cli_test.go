@@ -13,16 +13,9 @@ import (
 	"time"
 
 	"github.com/credchain/credchain/config"
-	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/resolver"
 )
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	itest.RemoveCredchainBuild()
-	os.Exit(code)
-}
 
 // key40 is a 40-character API key: status may show only ****+last 4.
 const key40 = "sk-ant-api03-abcdefghijklmnopqrstuvwxWXYZ"
