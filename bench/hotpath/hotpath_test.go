@@ -1,9 +1,9 @@
-package resolver_test
+package hotpath_test
 
 // Side-by-side benchmarks of the hot path: getting an already cached, fresh
 // credential. Run with:
 //
-//	go test -run '^$' -bench 'Fresh' -benchmem -cpu 1,2,8 -count 6 ./resolver
+//	go test -run '^$' -bench 'Fresh' -benchmem -cpu 1,2,8 -count 6 ./bench/hotpath
 //
 // docs/performance.md has the medians and ratios.
 
