@@ -87,9 +87,9 @@ func Run(ctx context.Context, c Command, captureStdout bool, show io.Writer) (Ou
 	out := Output{Stdout: res.Stdout, Log: res.Log()}
 	switch {
 	case errors.Is(err, runner.ErrTimeout):
-		return out, fmt.Errorf("%s: command %s did not finish within %v and was stopped: %w", c.Setting, quote(c.Line), timeout, ErrTimeout)
+		return out, fmt.Errorf("%s: command %s did not finish within %v and was stopped: %w", c.Setting, quote(runner.Redact(c.Line, c.Secrets)), timeout, ErrTimeout)
 	case err != nil:
-		msg := fmt.Sprintf("%s: command %s failed: %v", c.Setting, quote(c.Line), err)
+		msg := fmt.Sprintf("%s: command %s failed: %v", c.Setting, quote(runner.Redact(c.Line, c.Secrets)), err)
 		if out.Log != "" && show == nil {
 			msg += "; its output:\n" + out.Log
 		}
