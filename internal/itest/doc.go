@@ -4,9 +4,10 @@
 // store, the kernel keyring, the credchain binary, and a loopback-only
 // network namespace for the real clients (git, kubectl, the AWS CLI).
 //
-// Only test files built with the integration tag import it (//go:build
-// integration), so the unit tier (go test ./...) needs Go alone and links
-// neither chromedp nor an SDK. A missing component fails the test with the
+// Its files, but this one, build only with the integration tag, as do the
+// test files that import it (//go:build integration): the unit tier
+// (go test ./...) needs Go alone, compiles none of it and links neither
+// chromedp nor an SDK, and an untagged test that uses it does not build. A missing component fails the test with the
 // setup script that installs it; it never skips: .ci/run installs and
 // starts every component before it runs go test -tags integration.
 //
