@@ -276,14 +276,6 @@ func (k *secretsKeyring) Keys() ([]string, error) {
 	return keys, nil
 }
 
-// deleteCollection deletes the keyring's collection if it exists. This is mainly to support testing.
-func (k *secretsKeyring) deleteCollection() error {
-	if err := k.openCollection(); err != nil {
-		return err
-	}
-	return k.collection.Delete()
-}
-
 // unlock the collection if it's locked
 func (k *secretsKeyring) ensureCollectionUnlocked() error {
 	locked, err := k.collection.Locked()
