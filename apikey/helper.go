@@ -57,7 +57,8 @@ const helperSetting = "api_key_helper (apiKeyHelper)"
 type HelperOptions struct {
 	// Name is the source name (DefaultHelperName when empty).
 	Name string
-	// Command is run with /bin/sh -c (cmd /C on Windows); its standard
+	// Command is run with /bin/sh -c (cmd.exe /d /s /c on Windows; see
+	// internal/runner); its standard
 	// output, trimmed, is the key. Empty means the source is not
 	// configured.
 	Command string

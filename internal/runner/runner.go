@@ -205,6 +205,7 @@ func Run(ctx context.Context, line string, opts Options) (*Result, error) {
 	cmd.Stderr = logW
 
 	if err := cmd.Start(); err != nil {
+		g.release()
 		if ctx.Err() != nil {
 			return res, context.Cause(ctx)
 		}
