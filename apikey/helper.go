@@ -58,9 +58,8 @@ type HelperOptions struct {
 	// Name is the source name (DefaultHelperName when empty).
 	Name string
 	// Command is run with /bin/sh -c (cmd.exe /d /s /c on Windows; see
-	// internal/runner); its standard
-	// output, trimmed, is the key. Empty means the source is not
-	// configured.
+	// internal/runner); its standard output, trimmed, is the key. Empty
+	// means the source is not configured.
 	Command string
 	// TTL is how long a key is used before the helper is run again in the
 	// background while the old key is still served (DefaultTTL when zero;
