@@ -252,7 +252,6 @@ func invoke(t *testing.T, rt http.RoundTripper, base string, body io.Reader) (in
 	return resp.StatusCode, string(b)
 }
 
-
 func newResolver(t *testing.T, cfg resolver.Config) *resolver.Resolver {
 	t.Helper()
 	if cfg.Signers == nil {
