@@ -36,10 +36,15 @@ mkdir -p "$mod" "$work/fakebin" "$work/home" "$work/run" "$work/store"
 chmod 700 "$work/home" "$work/run" "$work/store"
 
 # The source packages of the checkout: every package that implements a
-# source (apikey, fdsource, oauthpkce, providers/*), found rather than
-# listed, so a new source is checked without editing this script.
+# source (apikey, fdsource, oauthpkce, providers/*) and source/... (the
+# descriptor API and source/all), found rather than listed, so a new source
+# is checked without editing this script.
+patterns=()
+for d in source apikey fdsource oauthpkce providers; do
+	[ -d "$checkout/$d" ] && patterns+=("./$d/...")
+done
 mapfile -t sources < <(cd "$checkout" && go list -f '{{if ne .Name "main"}}{{.ImportPath}}{{end}}' \
-	./apikey/... ./fdsource/... ./oauthpkce/... ./providers/... | grep -v '/internal' | grep .)
+	"${patterns[@]}" | grep -v '/internal' | grep .)
 if [ "${#sources[@]}" -eq 0 ]; then
 	echo "embedder-check: found no source packages in $checkout" >&2
 	exit 1

@@ -50,9 +50,20 @@ type Describer interface {
 // Truthy reports whether an environment value means "on", as Claude Code
 // reads CLAUDE_CODE_USE_BEDROCK and its kin: 1, true, yes or on, in any case.
 func Truthy(v string) bool {
+	on, _ := ParseBool(v)
+	return on
+}
+
+// ParseBool is the one reader of on/off values in credchain (switch
+// variables, boolean settings, CI): 1, true, yes, on mean true; 0, false,
+// no, off mean false; any case, surrounding space ignored. ok is false for
+// anything else, including "".
+func ParseBool(v string) (value, ok bool) {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "1", "true", "yes", "on":
-		return true
+		return true, true
+	case "0", "false", "no", "off":
+		return false, true
 	}
-	return false
+	return false, false
 }

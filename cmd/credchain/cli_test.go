@@ -15,6 +15,7 @@ import (
 	"github.com/credchain/credchain/config"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/resolver"
+	"github.com/credchain/credchain/source/all"
 )
 
 // key40 is a 40-character API key: status may show only ****+last 4.
@@ -184,7 +185,7 @@ func TestStatusHuman(t *testing.T) {
 			rows[f[0]] = l
 		}
 	}
-	for _, name := range config.DefaultChain() {
+	for _, name := range config.DefaultChain(all.Sources()) {
 		if rows[name] == "" {
 			t.Errorf("no line for %s:\n%s", name, r.out)
 		}
@@ -240,11 +241,11 @@ func TestStatusJSON(t *testing.T) {
 	if err := dec.Decode(&st); err != nil {
 		t.Fatalf("decode %s: %v", r.out, err)
 	}
-	if st.Active == nil || *st.Active != "api-key" || st.Store.Backend != "memory" || len(st.Sources) != len(config.DefaultChain()) {
+	if st.Active == nil || *st.Active != "api-key" || st.Store.Backend != "memory" || len(st.Sources) != len(config.DefaultChain(all.Sources())) {
 		t.Fatalf("status %+v", st)
 	}
 	for i, s := range st.Sources {
-		if s.Name != config.DefaultChain()[i] {
+		if s.Name != config.DefaultChain(all.Sources())[i] {
 			t.Errorf("source %d is %s", i, s.Name)
 		}
 		if s.Name == "api-key" && (!s.Active || !s.Configured || s.Secret != "****WXYZ" || s.Kind != "api_key" || s.ExpiresAt != nil) {
@@ -255,7 +256,7 @@ func TestStatusJSON(t *testing.T) {
 		}
 	}
 	// Every source carries expires_at, null when there is none.
-	if n := strings.Count(r.out, `"expires_at": null`); n != len(config.DefaultChain()) {
+	if n := strings.Count(r.out, `"expires_at": null`); n != len(config.DefaultChain(all.Sources())) {
 		t.Errorf("%d expires_at nulls", n)
 	}
 }

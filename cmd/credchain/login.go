@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/credchain/credchain/config"
 	"github.com/credchain/credchain/oauthpkce"
 	"github.com/credchain/credchain/resolver"
 )
@@ -53,8 +52,8 @@ or neither a terminal nor $BROWSER.`,
 			if err != nil {
 				return err
 			}
-			if !cmd.Flags().Changed("timeout") && s.OAuth.LoginTimeout > 0 {
-				timeout = s.OAuth.LoginTimeout
+			if d, ok := s.Value("oauth.login_timeout").(time.Duration); ok && d > 0 && !cmd.Flags().Changed("timeout") {
+				timeout = d
 			}
 			spin := a.newSpinner()
 			opts := oauthpkce.LoginOptions{Out: a.Err, Paste: a.In, Timeout: timeout, OnWaiting: spin.start}
@@ -84,7 +83,7 @@ func (a *App) loginNonInteractive() string {
 	switch {
 	case a.nonInteractive:
 		return "--non-interactive"
-	case a.Getenv("CI") != "" && !falsy(a.Getenv("CI")):
+	case ciSet(a.Getenv("CI")):
 		return "CI is set"
 	case !a.StdinTTY && a.Getenv("BROWSER") == "":
 		return "no terminal and no $BROWSER"
@@ -92,24 +91,23 @@ func (a *App) loginNonInteractive() string {
 	return ""
 }
 
-func falsy(v string) bool {
-	switch strings.ToLower(v) {
-	case "0", "false", "no", "off":
-		return true
-	}
-	return false
+// ciSet reports whether $CI says this is a CI run: set to anything but a
+// false value (0, false, no, off).
+func ciSet(v string) bool {
+	on, ok := resolver.ParseBool(v)
+	return v != "" && (on || !ok)
 }
 
 // oauthSource finds the oauth source in the chain.
 func oauthSource(r *resolver.Resolver) (*oauthpkce.Source, error) {
 	for _, s := range r.Sources() {
-		if s.Name() == config.SourceOAuth {
+		if s.Name() == oauthpkce.Name {
 			if o, ok := s.(*oauthpkce.Source); ok {
 				return o, nil
 			}
 		}
 	}
-	return nil, usageErrorf("source %q is not in the chain (setting chain); add it to log in", config.SourceOAuth)
+	return nil, usageErrorf("source %q is not in the chain (setting chain); add it to log in", oauthpkce.Name)
 }
 
 // openBrowser runs $BROWSER with the URL as its argument (as gh and git
