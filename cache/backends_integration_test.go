@@ -5,6 +5,7 @@ package cache_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,32 +45,49 @@ func TestPass(t *testing.T) {
 }
 
 // TestSecretService runs the round trip against a real gnome-keyring-daemon
-// on a private session bus. 99designs/keyring looks for the bus in its
-// package init, so the round trip runs in a re-executed test binary started
-// with that bus's address.
+// on a private session bus. The keyring package decides once per process
+// whether the Secret Service exists (and the other tests run without a
+// bus), so the round trip runs in a re-executed test binary started with
+// that bus's address: childSecretService, dispatched from TestMain.
 func TestSecretService(t *testing.T) {
-	if os.Getenv(childEnv) == "secret-service" {
-		secretServiceChild(t)
-		return
-	}
 	testenv.Hermetic(t)
 	addr := itest.SecretService(t)
+	secretTool := itest.RequireCommand(t, "secret-tool", "apt-get install libsecret-tools")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestSecretService$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), childEnv+"=secret-service", "DBUS_SESSION_BUS_ADDRESS="+addr)
+	cmd := exec.CommandContext(ctx, os.Args[0])
+	cmd.Env = append(os.Environ(), childEnv+"=secret-service", "DBUS_SESSION_BUS_ADDRESS="+addr,
+		"CACHE_TEST_DIR="+t.TempDir(), "CACHE_TEST_SECRET_TOOL="+secretTool)
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestSecretService") {
+	if err != nil || !strings.Contains(string(out), "secret-service round trip ok") {
 		t.Fatalf("the Secret Service round trip failed (%v):\n%s", err, out)
 	}
 	t.Logf("child:\n%s", out)
 }
 
-func secretServiceChild(t *testing.T) {
+// childT stands in for a testing.T in the Secret Service child: a failure
+// is printed and ends the process with status 1.
+type childT struct{}
+
+func (childT) Helper() {}
+func (childT) Fatal(args ...any) {
+	fmt.Fprintln(os.Stderr, args...)
+	os.Exit(1)
+}
+func (childT) Fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+	os.Exit(1)
+}
+
+// childSecretService is the Secret Service round trip, in a process started
+// with the private bus's address (see TestSecretService). Its directories
+// are under CACHE_TEST_DIR, which the parent removes.
+func childSecretService() int {
+	var t childT
 	addr := os.Getenv("DBUS_SESSION_BUS_ADDRESS")
-	dir := t.TempDir()
+	dir := filepath.Join(os.Getenv("CACHE_TEST_DIR"), "a")
 	s := openT(t, cache.Options{Backend: "secret-service", Dir: dir})
-	roundTrip(t, s, openT(t, cache.Options{Backend: "secret-service", Dir: t.TempDir()}))
+	roundTrip(t, s, openT(t, cache.Options{Backend: "secret-service", Dir: filepath.Join(os.Getenv("CACHE_TEST_DIR"), "b")}))
 
 	// The record reached gnome-keyring's login collection under its item name.
 	ctx := context.Background()
@@ -77,12 +95,14 @@ func secretServiceChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	item := cache.ItemName(dir, "oauth")
-	raw, err := itest.SecretToolLookup(t, addr, "profile", item)
+	lookupCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	raw, err := exec.CommandContext(lookupCtx, os.Getenv("CACHE_TEST_SECRET_TOOL"), "lookup", "profile", item).Output()
 	if err != nil {
 		t.Fatalf("secret-tool lookup of %s: %v", item, err)
 	}
 	var stored keyring.Item
-	if err := json.Unmarshal([]byte(raw), &stored); err != nil || string(stored.Data) != "ss-record" {
+	if err := json.Unmarshal(raw, &stored); err != nil || string(stored.Data) != "ss-record" {
 		t.Fatalf("gnome-keyring holds %q (%v); want the item with data ss-record", raw, err)
 	}
 	if err := s.Delete(ctx, "oauth"); err != nil {
@@ -93,7 +113,8 @@ func secretServiceChild(t *testing.T) {
 	if auto := openT(t, cache.Options{Dir: dir}); auto.Backend() != "secret-service" {
 		t.Fatalf("auto picked %q with a working Secret Service", auto.Backend())
 	}
-	t.Logf("secret-service round trip ok on %s", addr)
+	fmt.Printf("secret-service round trip ok on %s\n", addr)
+	return 0
 }
 
 // TestRoundTripKeyCtl is TestRoundTrip on the kernel keyring, in the

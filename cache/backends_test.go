@@ -23,7 +23,7 @@ import (
 // Delete, Get after Delete is cache.ErrNotFound, Delete of a missing key is fine.
 // other is a store of the same backend on another directory, which must
 // never see s's records.
-func roundTrip(t *testing.T, s, other cache.Store) {
+func roundTrip(t fataler, s, other cache.Store) {
 	t.Helper()
 	ctx := context.Background()
 	const key = "rt-source"
@@ -64,10 +64,18 @@ func roundTrip(t *testing.T, s, other cache.Store) {
 	}
 }
 
+// fataler is what roundTrip and openT use of a test, so that the Secret
+// Service child (a re-executed binary without a testing.T) can use them.
+type fataler interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // openT opens a store for a test. The time box is generous (it has its own
 // test, TestTimeBox): gpg under a loaded CI machine must not fail a round
 // trip.
-func openT(t *testing.T, o cache.Options) cache.Store {
+func openT(t fataler, o cache.Options) cache.Store {
 	t.Helper()
 	if o.Timeout == 0 {
 		o.Timeout = 30 * time.Second

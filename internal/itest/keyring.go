@@ -147,19 +147,6 @@ func SecretService(t testing.TB) string {
 	return addr
 }
 
-// SecretToolLookup returns what secret-tool finds for the attribute pair on
-// the bus at addr (the raw secret the keyring holds), for tests that check
-// a record really reached the daemon.
-func SecretToolLookup(t testing.TB, addr, attr, value string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, RequireCommand(t, "secret-tool", keyringSetup), "lookup", attr, value)
-	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+addr)
-	out, err := cmd.Output()
-	return string(out), err
-}
-
 // PassStore makes a throwaway password store for the pass backend: a new
 // GNUPGHOME with a key that has no passphrase, `pass init` with it in a new
 // PASSWORD_STORE_DIR, both exported with t.Setenv. The gpg-agent started for
