@@ -29,6 +29,10 @@ type Settings struct {
 	// LoginTimeout is how long credchain login waits for the browser or a
 	// pasted code.
 	LoginTimeout time.Duration `mapstructure:"login_timeout"`
+	// NoConsentPrompt stops prompt=consent with offline_access.
+	NoConsentPrompt bool `mapstructure:"no_consent_prompt"`
+	// DeviceAuthURL is the RFC 8628 device authorization endpoint.
+	DeviceAuthURL string `mapstructure:"device_authorization_url"`
 }
 
 // Config is the source's Config for these settings, named name.
@@ -38,6 +42,7 @@ func (s Settings) Config(name string) Config {
 		RevocationURL: s.RevocationURL, ClientID: s.ClientID, Scopes: s.Scopes,
 		Redirect: RedirectMode(s.Redirect), PasteRedirectURI: s.PasteRedirectURI,
 		CallbackPort: s.CallbackPort, AuthParams: s.AuthorizeParams,
+		NoConsentPrompt: s.NoConsentPrompt, DeviceAuthURL: s.DeviceAuthURL,
 	}
 }
 
@@ -61,11 +66,13 @@ func Descriptor() source.Descriptor {
 			{Key: "token_url", Default: "", Check: source.HTTPURL, Help: "token endpoint"},
 			{Key: "revocation_url", Default: "", Check: source.HTTPURL, Help: "revocation endpoint used by logout (optional)"},
 			{Key: "client_id", Default: "", Help: "public client id (no secret)"},
-			{Key: "scopes", Default: []string{"openid", "offline_access"}, Help: "scopes to request"},
+			{Key: "scopes", Default: SplitScopes(DefaultScopes), Help: "scopes to request"},
 			{Key: "redirect", Default: string(RedirectAuto), Check: source.OneOf(RedirectModes()...), Help: "how the code comes back"},
 			{Key: "paste_redirect_uri", Default: "", Check: checkRedirectURI, Help: "redirect URI of the paste flow (a provider page showing the code, or urn:ietf:wg:oauth:2.0:oob)"},
 			{Key: "callback_port", Default: 0, Check: source.Port, Help: "loopback callback port (0: ephemeral)"},
 			{Key: "authorize_params", Default: map[string]string(nil), Help: "extra authorize-request parameters (env: k=v,k2=v2)"},
+			{Key: "no_consent_prompt", Default: false, Help: "do not send prompt=consent with offline_access"},
+			{Key: "device_authorization_url", Default: "", Check: source.HTTPURL, Help: "RFC 8628 device authorization endpoint (else from discovery)"},
 			{Key: "login_timeout", Default: DefaultLoginTimeout, Check: source.Positive, Help: "how long login waits for the browser or a pasted code"},
 		},
 		New: func(_ context.Context, in source.Input) (resolver.Source, error) {

@@ -308,3 +308,16 @@ func newResolver(t *testing.T, src resolver.Source, st cache.Store, events *test
 	t.Cleanup(func() { _ = r.Close() })
 	return r
 }
+
+func storedCred(t *testing.T, st cache.Store) *resolver.Credential {
+	t.Helper()
+	data, err := st.Get(context.Background(), oauthpkce.Name)
+	if err != nil {
+		t.Fatalf("store: %v", err)
+	}
+	c, err := resolver.DecodeRecord(data)
+	if err != nil {
+		t.Fatalf("stored record: %v", err)
+	}
+	return c
+}

@@ -47,6 +47,14 @@ type Describer interface {
 	Describe() map[string]string
 }
 
+// RecordNoter is implemented by a source's error (wrapping ErrLoginRequired)
+// that carries non-secret facts to keep in the stored record when the
+// refused refresh token is dropped, so later runs can say when and why it
+// went (the provider's error code, the time).
+type RecordNoter interface {
+	RecordMeta() map[string]string
+}
+
 // Truthy reports whether an environment value means "on", as Claude Code
 // reads CLAUDE_CODE_USE_BEDROCK and its kin: 1, true, yes or on, in any case.
 func Truthy(v string) bool {

@@ -18,6 +18,15 @@ import (
 	"github.com/credchain/credchain/source/all"
 )
 
+func TestMain(m *testing.M) {
+	if f := os.Getenv(fakeBrowserEnv); f != "" {
+		os.Exit(fakeBrowser(f, os.Args[len(os.Args)-1]))
+	}
+	code := m.Run()
+	removeTestBuilds()
+	os.Exit(code)
+}
+
 // key40 is a 40-character API key: status may show only ****+last 4.
 const key40 = "sk-ant-api03-abcdefghijklmnopqrstuvwxWXYZ"
 
@@ -38,20 +47,24 @@ func runCLI(t *testing.T, env map[string]string, stdin io.Reader, args ...string
 		stdin = strings.NewReader("")
 	}
 	var out, errb bytes.Buffer
-	a := &App{
-		In: stdin, Out: &out, Err: &errb,
-		Getenv:    func(k string) string { return full[k] },
-		LookupEnv: func(k string) (string, bool) { v, ok := full[k]; return v, ok },
+	code := testApp(full, stdin, &out, &errb).Run(context.Background(), args)
+	return result{out.String(), errb.String(), code}
+}
+
+// testApp is an App whose environment is exactly env.
+func testApp(env map[string]string, stdin io.Reader, out, errb io.Writer) *App {
+	return &App{
+		In: stdin, Out: out, Err: errb,
+		Getenv:    func(k string) string { return env[k] },
+		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Environ: func() []string {
 			var kv []string
-			for k, v := range full {
+			for k, v := range env {
 				kv = append(kv, k+"="+v)
 			}
 			return kv
 		},
 	}
-	code := a.Run(context.Background(), args)
-	return result{out.String(), errb.String(), code}
 }
 
 func TestTokenText(t *testing.T) {

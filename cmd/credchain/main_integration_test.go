@@ -2,16 +2,8 @@
 
 package main
 
-import (
-	"os"
-	"testing"
+import "github.com/credchain/credchain/internal/itest"
 
-	"github.com/credchain/credchain/internal/itest"
-)
-
-// TestMain removes the credchain binary the integration tests built.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	itest.RemoveCredchainBuild()
-	os.Exit(code)
-}
+// removeTestBuilds removes the credchain binary the integration tests
+// built (TestMain calls it).
+func removeTestBuilds() { itest.RemoveCredchainBuild() }
