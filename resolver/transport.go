@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 )
 
 // Signer signs a request with a credential of a kind that is not sent as a
@@ -87,8 +88,12 @@ func (t *transport) authorize(ctx context.Context, req *http.Request, cred *Cred
 		}
 		out.Body = body
 	}
+	applyHeaders(out.Header, cred.Headers)
 	if name, value, ok := cred.Header(); ok {
 		out.Header.Set(name, value)
+		return out, nil
+	}
+	if cred.Kind == KindNone {
 		return out, nil
 	}
 	signer, ok := t.r.cfg.Signers[cred.Kind]
@@ -99,6 +104,32 @@ func (t *transport) authorize(ctx context.Context, req *http.Request, cred *Cred
 		return nil, &SourceError{Source: cred.Source, Err: err}
 	}
 	return out, nil
+}
+
+// applyHeaders sets a credential's extra headers. anthropic-beta is a
+// comma-separated list the caller may already use, so the credential's
+// values are added to it, once.
+func applyHeaders(h http.Header, extra map[string]string) {
+	for name, value := range extra {
+		if !strings.EqualFold(name, "anthropic-beta") || h.Get(name) == "" {
+			h.Set(name, value)
+			continue
+		}
+		list := h.Values(name)
+		have := map[string]bool{}
+		for _, v := range list {
+			for item := range strings.SplitSeq(v, ",") {
+				have[strings.TrimSpace(item)] = true
+			}
+		}
+		for item := range strings.SplitSeq(value, ",") {
+			if item = strings.TrimSpace(item); item != "" && !have[item] {
+				list = append(list, item)
+				have[item] = true
+			}
+		}
+		h.Set(name, strings.Join(list, ","))
+	}
 }
 
 type errUnsignable Kind
