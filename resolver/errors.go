@@ -71,8 +71,9 @@ func (e *NoSourceError) Error() string {
 	return b.String()
 }
 
-// Is matches ErrNoSource.
-func (e *NoSourceError) Is(target error) bool { return target == ErrNoSource }
+// Is matches ErrNoSource and ErrPermanent: retrying cannot configure a
+// source.
+func (e *NoSourceError) Is(target error) bool { return target == ErrNoSource || target == ErrPermanent }
 
 // RetryAfter is implemented by errors that carry a server's Retry-After; the
 // scheduler waits at least that long before retrying.
