@@ -75,8 +75,8 @@ type Resolver struct {
 	// sources that store nothing, which Close does not wait for.
 	abort       context.Context
 	cancelAbort context.CancelFunc
-	closed   atomic.Bool
-	inflight sync.WaitGroup
+	closed      atomic.Bool
+	inflight    sync.WaitGroup
 }
 
 // New validates cfg, starts reading every persistent source's stored record
