@@ -166,7 +166,9 @@ func TestFirstParty(t *testing.T) {
 		},
 		{
 			name: "auth token option over a helper-less key", env: map[string]string{"ANTHROPIC_AUTH_TOKEN": "gateway-token-2"},
-			extra:  func(string) []option.RequestOption { return []option.RequestOption{option.WithHeader("X-Api-Key", "stray")} },
+			extra: func(string) []option.RequestOption {
+				return []option.RequestOption{option.WithHeader("X-Api-Key", "stray")}
+			},
 			header: "Authorization", want: "Bearer gateway-token-2",
 		},
 	} {
