@@ -1,0 +1,118 @@
+package anthropicsdk_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/anthropics/anthropic-sdk-go/v2"
+
+	"github.com/credchain/credchain/apikey"
+	"github.com/credchain/credchain/integrations/anthropicsdk"
+	"github.com/credchain/credchain/resolver"
+)
+
+// TestSoak drives the real SDK from many goroutines while the API rotates
+// the helper's key: no request may fail, the helper must run exactly once
+// per rotation, and Close must leave no goroutine behind. By default a
+// short run; CREDCHAIN_SOAK=1 runs the full one (1,000 goroutines, a
+// rotation every 2 s, 30 s), e.g.
+//
+//	CREDCHAIN_SOAK=1 go test -race -run TestSoak -v -timeout 10m .
+func TestSoak(t *testing.T) {
+	workers, period, total := 50, 500*time.Millisecond, 2*time.Second
+	if os.Getenv("CREDCHAIN_SOAK") == "1" {
+		workers, period, total = 1000, 2*time.Second, 30*time.Second
+	}
+	hermetic(t)
+	s := newStandIn(t)
+	s.accept("api-key", "sk-helper-key-1")
+	command, counter := helperScript(t)
+	t.Setenv("ANTHROPIC_BASE_URL", s.srv.URL)
+
+	base := &http.Transport{MaxConnsPerHost: 128, MaxIdleConnsPerHost: 128}
+	before := runtime.NumGoroutine()
+	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{apikey.NewHelper(apikey.HelperOptions{Command: command})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := anthropicsdk.Options(context.Background(), r, anthropicsdk.Settings{Base: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := anthropic.NewClient(opts...)
+
+	ctx, stop := context.WithTimeout(context.Background(), total)
+	defer stop()
+	// Rotations stop half a period before the requests do, so every
+	// rotation is followed by requests that meet it.
+	rctx, rstop := context.WithTimeout(ctx, total-period/2)
+	defer rstop()
+	var rotations atomic.Int32
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case <-tick.C:
+				n := rotations.Add(1)
+				s.accept("api-key", fmt.Sprintf("sk-helper-key-%d", n+1)) // the old key is revoked
+			}
+		}
+	})
+	var sent, failed atomic.Int64
+	var errMu sync.Mutex
+	var firstErrs []string
+	for range workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				_, err := client.Messages.New(rctx, params())
+				cancel()
+				sent.Add(1)
+				if err != nil {
+					failed.Add(1)
+					errMu.Lock()
+					if len(firstErrs) < 5 {
+						firstErrs = append(firstErrs, err.Error())
+					}
+					errMu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	runs := helperRuns(t, counter)
+	closeErr := r.Close()
+	base.CloseIdleConnections()
+	after := runtime.NumGoroutine()
+	for deadline := time.Now().Add(5 * time.Second); after > before && time.Now().Before(deadline); after = runtime.NumGoroutine() {
+		runtime.Gosched()
+		time.Sleep(10 * time.Millisecond) // measuring, not synchronising: goroutines of closed connections wind down
+	}
+	rot := int(rotations.Load())
+	t.Logf("workers %d, rotation every %v for %v: %d requests, %d failed, %d API refusals; %d rotations, %d helper runs (%d initial + %.2f per rotation); goroutines %d before, %d after Close",
+		workers, period, total, sent.Load(), failed.Load(), s.refused.Load(), rot, runs, 1, float64(runs-1)/float64(max(rot, 1)), before, after)
+	if closeErr != nil {
+		t.Fatalf("Close: %v", closeErr)
+	}
+	if failed.Load() != 0 {
+		t.Fatalf("%d requests failed, e.g.\n%v", failed.Load(), firstErrs)
+	}
+	if runs != rot+1 {
+		t.Fatalf("helper ran %d times for %d rotations, want %d", runs, rot, rot+1)
+	}
+	if after > before {
+		t.Fatalf("%d goroutines after Close, %d before", after, before)
+	}
+	s.checkNoProblems(t)
+}
