@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -26,17 +27,27 @@ import (
 //
 //	CREDCHAIN_SOAK=1 go test -race -run TestSoak -v -timeout 10m .
 func TestSoak(t *testing.T) {
-	workers, period, total := 50, 500*time.Millisecond, 2*time.Second
+	workers, period, total := 20, time.Second, 3*time.Second
 	if os.Getenv("CREDCHAIN_SOAK") == "1" {
 		workers, period, total = 1000, 2*time.Second, 30*time.Second
 	}
 	hermetic(t)
 	s := newStandIn(t)
-	s.accept("api-key", "sk-helper-key-1")
-	command, counter := helperScript(t)
+	// The helper reads the key the API currently accepts from a "vault"
+	// file, so a key it fetched is valid until the next rotation.
+	vault := filepath.Join(t.TempDir(), "vault")
+	rotate := func(n int) {
+		key := fmt.Sprintf("sk-vault-key-%d", n)
+		if err := os.WriteFile(vault, []byte(key+"\n"), 0o600); err != nil {
+			t.Error(err)
+		}
+		s.accept("api-key", key) // the old key is revoked
+	}
+	rotate(1)
+	command, counter := vaultHelper(t, vault)
 	t.Setenv("ANTHROPIC_BASE_URL", s.srv.URL)
 
-	base := &http.Transport{MaxConnsPerHost: 128, MaxIdleConnsPerHost: 128}
+	base := &http.Transport{MaxIdleConnsPerHost: workers}
 	before := runtime.NumGoroutine()
 	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{apikey.NewHelper(apikey.HelperOptions{Command: command})}})
 	if err != nil {
@@ -64,8 +75,7 @@ func TestSoak(t *testing.T) {
 			case <-rctx.Done():
 				return
 			case <-tick.C:
-				n := rotations.Add(1)
-				s.accept("api-key", fmt.Sprintf("sk-helper-key-%d", n+1)) // the old key is revoked
+				rotate(int(rotations.Add(1)) + 1)
 			}
 		}
 	})
@@ -115,4 +125,17 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("%d goroutines after Close, %d before", after, before)
 	}
 	s.checkNoProblems(t)
+}
+
+// vaultHelper is an API-key helper that prints the vault's key and counts
+// its runs.
+func vaultHelper(t *testing.T, vault string) (command, counter string) {
+	dir := t.TempDir()
+	counter = filepath.Join(dir, "runs")
+	script := filepath.Join(dir, "helper.sh")
+	body := "#!/bin/sh\nn=$(( $(cat " + counter + " 2>/dev/null || echo 0) + 1 ))\necho $n > " + counter + "\ncat " + vault + "\n"
+	if err := os.WriteFile(script, []byte(body), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return script, counter
 }
