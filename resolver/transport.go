@@ -76,11 +76,13 @@ var CredentialHeaders = []string{
 // (x-api-key, Authorization: Bearer, or a Signer's signature).
 //
 // When a response means the API refused the credential (see Rejected) it
-// calls Invalidate once — concurrent refusals of the same credential share
-// one recovery — and, if a different credential comes back and the request
+// calls Invalidate — concurrent refusals of the same credential share one
+// recovery — and, if a different credential comes back and the request
 // body can be replayed (GetBody is set, or there is no body), retries the
-// request once with it. A body that cannot be replayed is not retried, but
-// the credential is still invalidated, so the next request gets a new one.
+// request with it; if the API refuses that one too (it was revoked while
+// the request was under way), once more with the next. A body that cannot
+// be replayed is not retried, but the credential is still invalidated, so
+// the next request gets a new one.
 //
 // The request's Body is closed on every path, as http.RoundTripper requires.
 // Errors that retrying the request cannot fix (nothing configured, login
@@ -116,31 +118,46 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || !t.r.Rejected(cred, resp) {
 		return resp, err
 	}
-	next, ierr := t.r.Invalidate(ctx, cred)
-	if ierr != nil || next == nil || next.SameSecret(cred) {
-		return resp, nil
-	}
-	var body io.ReadCloser
-	switch {
-	case req.Body == nil || req.Body == http.NoBody:
-	case req.GetBody == nil:
-		return resp, nil // the body is gone; the caller sees the refusal
-	default:
-		if body, err = req.GetBody(); err != nil {
+	for range maxRetries {
+		next, ierr := t.r.Invalidate(ctx, cred)
+		if ierr != nil || next == nil || next.SameSecret(cred) {
 			return resp, nil
 		}
-	}
-	retry, err := t.authorize(ctx, req, body, next)
-	if err != nil {
-		if body != nil {
-			_ = body.Close()
+		var body io.ReadCloser
+		switch {
+		case req.Body == nil || req.Body == http.NoBody:
+		case req.GetBody == nil:
+			return resp, nil // the body is gone; the caller sees the refusal
+		default:
+			if body, err = req.GetBody(); err != nil {
+				return resp, nil
+			}
 		}
-		return resp, nil
+		retry, err := t.authorize(ctx, req, body, next)
+		if err != nil {
+			if body != nil {
+				_ = body.Close()
+			}
+			return resp, nil
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		_ = resp.Body.Close()
+		resp, err = t.base.RoundTrip(retry)
+		if err != nil || !t.r.Rejected(next, resp) {
+			return resp, err
+		}
+		cred = next
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	_ = resp.Body.Close()
-	return t.base.RoundTrip(retry)
+	// The last credential tried was refused too: invalidate it, so the
+	// next request does not start with it.
+	_, _ = t.r.Invalidate(ctx, cred)
+	return resp, nil
 }
+
+// maxRetries bounds the retries of one request. Each retry uses a
+// credential newer than the one just refused; a second is needed only when
+// the API revoked the replacement too while the request was under way.
+const maxRetries = 2
 
 // authorize clones req (a RoundTripper must not modify its request) with
 // body, every credential header removed, and cred applied.

@@ -468,3 +468,38 @@ func TestWatchInvalidatesTheCredentialTheRequestCarried(t *testing.T) {
 		t.Fatalf("status %d with the new key", st)
 	}
 }
+
+// A replacement credential revoked while the request was under way is
+// itself replaced, and the request retried once more (at most twice in
+// all); the last refused credential is invalidated either way.
+func TestTransportRetriesPastARevokedReplacement(t *testing.T) {
+	for _, tc := range []struct {
+		accept      string
+		wantStatus  int
+		wantFetches int32
+	}{
+		{"secret-3-abcdefgh", 200, 3},
+		{"secret-9-abcdefgh", 401, 4}, // never accepted: 3 attempts, then the third key is invalidated too
+	} {
+		t.Run(tc.accept, func(t *testing.T) {
+			var attempts atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				attempts.Add(1)
+				if r.Header.Get("X-Api-Key") != tc.accept {
+					w.WriteHeader(http.StatusUnauthorized)
+				}
+			}))
+			defer srv.Close()
+			src := rotating("api-key-helper", resolver.KindAPIKey)
+			r := newResolverCfg(t, resolver.Config{Sources: []resolver.Source{src}})
+			resp, err := (&http.Client{Transport: r.Transport(nil)}).Post(srv.URL, "text/plain", strings.NewReader("body"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantStatus || attempts.Load() > 3 || src.calls.Load() != tc.wantFetches {
+				t.Fatalf("status %d after %d attempts and %d fetches, want %d after at most 3 attempts and %d fetches", resp.StatusCode, attempts.Load(), src.calls.Load(), tc.wantStatus, tc.wantFetches)
+			}
+		})
+	}
+}
