@@ -432,3 +432,28 @@ func TestPermanentErrorsAreNotRetried(t *testing.T) {
 		t.Fatalf("%d requests reached the API", n)
 	}
 }
+
+// bedrockKey is the "bedrock" source when AWS_BEARER_TOKEN_BEDROCK is set:
+// a Bedrock API key sent as a bearer token.
+type bedrockKey struct{}
+
+func (bedrockKey) Name() string { return credaws.Name }
+func (bedrockKey) Fetch(context.Context, *resolver.Credential) (*resolver.Credential, error) {
+	return &resolver.Credential{Kind: resolver.KindBearer, Token: resolver.NewSecret("bedrock-api-key-1"), Meta: map[string]string{"region": "eu-west-1"}}, nil
+}
+
+// A Bedrock API key goes through the SDK's bedrock package as its bearer
+// token (the request is rewritten for Bedrock, not sent to /v1/messages).
+func TestBedrockAPIKey(t *testing.T) {
+	hermetic(t)
+	s := newStandIn(t)
+	s.accept("bearer", "bedrock-api-key-1")
+	client := newClient(t, newResolver(t, resolver.Config{Sources: []resolver.Source{bedrockKey{}}}), option.WithBaseURL(s.srv.URL))
+	if err := send(t, client); err != nil {
+		t.Fatal(err)
+	}
+	s.checkNoProblems(t)
+	if p := *s.lastPath.Load(); !bedrockPath.MatchString(p) {
+		t.Fatalf("path %q, want Bedrock's", p)
+	}
+}
