@@ -24,16 +24,6 @@ for t in "${targets[@]}"; do
 	if ! CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -trimpath ./...; then
 		failed+=("${t} build")
 	fi
-	if [ "$goos" != windows ]; then
-		# The lean CLI that LEAN=1 releases ship (Unix only).
-		echo "crossbuild: ${goos}/${goarch}: go build -tags credchain_lean ./cmd/credchain"
-		if ! CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -trimpath -tags credchain_lean -o /dev/null ./cmd/credchain; then
-			failed+=("${t} lean build")
-		fi
-		if ! CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go vet -trimpath -tags credchain_lean ./cmd/credchain ./config; then
-			failed+=("${t} lean vet")
-		fi
-	fi
 	echo "crossbuild: ${goos}/${goarch}: go vet ./..."
 	if ! CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go vet -trimpath ./...; then
 		failed+=("${t} vet")

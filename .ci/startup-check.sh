@@ -4,11 +4,12 @@
 # of a run that resolves an environment credential.
 #
 #  1. Import graph (go list -deps): the library packages of that path
-#     (resolver, cache, apikey, fdsource, oauthpkce) link no AWS or Google
-#     SDK, in the credchain binary only providers/aws and providers/gcp
-#     import those SDKs, and the lean build (-tags credchain_lean) links
-#     none of them. Modules that must never be linked into the binary
-#     at all (browser automation, telemetry, TUI, gRPC, ...) are not.
+#     (resolver, cache, source, config, apikey, fdsource, oauthpkce) link no
+#     AWS or Google SDK, so an embedder that does not import providers/aws or
+#     providers/gcp links none; in the credchain binary (one binary, every
+#     source) only providers/aws and providers/gcp import those SDKs.
+#     Modules that must never be linked into the binary at all (browser
+#     automation, telemetry, TUI, gRPC, ...) are not.
 #  2. Package init (GODEBUG=inittrace=1): 99designs/keyring's init does not
 #     probe D-Bus (upstream's does; see third_party/keyring/PATCHES.md) and
 #     no package of a forbidden module initialises.
@@ -17,14 +18,12 @@
 #     D-Bus, no nscd, no network), no process started, no file opened under
 #     HOME but credchain's own settings file (so no store, no ~/.aws, no
 #     gcloud files are read), and the key is printed.
-#  4. The lean build (-tags credchain_lean): no AWS or Google SDK package
-#     initialises, the same system-call rules hold, and with bedrock turned
-#     on it hands the command over to credchain-cloud (the full build next
-#     to it), or fails naming it when it is missing.
+#  4. With bedrock turned on (a Bedrock API key), the same binary serves it
+#     itself: the bearer token is printed, no process is started, nothing
+#     is connected to (no STS call, no metadata endpoint).
 #
-# Usage: .ci/startup-check.sh            (builds ./cmd/credchain, both ways)
-#        CREDCHAIN_BIN=full CREDCHAIN_LEAN_BIN=lean .ci/startup-check.sh
-#        (checks those binaries; credchain-cloud must sit next to lean)
+# Usage: .ci/startup-check.sh            (builds ./cmd/credchain)
+#        CREDCHAIN_BIN=path .ci/startup-check.sh   (checks that binary)
 # Installs strace and dbus (dbus-run-session) from Debian if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,18 +36,19 @@ fail() {
 step() { echo "startup-check: $*"; }
 
 # Modules the env-credential path of the library must not link.
-sdk_re='^(github\.com/aws/|cloud\.google\.com/|google\.golang\.org/|github\.com/googleapis/)'
+sdk_re='^(github\.com/aws/|cloud\.google\.com/|google\.golang\.org/|github\.com/googleapis/|github\.com/Azure/|github\.com/AzureAD/)'
 # Modules that must not be in the credchain binary at all.
 forbidden_re='^(github\.com/chromedp/|go\.opentelemetry\.io/|github\.com/anthropics/|github\.com/charmbracelet/|google\.golang\.org/grpc|google\.golang\.org/api|github\.com/stretchr/|go\.uber\.org/goleak)'
 # The only files under HOME credchain token may open with an env key: its
 # settings file (regular expression, relative to HOME).
 allowed_home_files='\.config/credchain/config\.(yaml|yml|json)'
-# The only credchain packages allowed to import an AWS or Google SDK package.
-sdk_importers_re='^github\.com/credchain/credchain/providers/(aws|gcp)(/|$)'
+# The only credchain packages allowed to import a cloud SDK package: the
+# provider sources (a new one under providers/ needs no change here).
+sdk_importers_re='^github\.com/credchain/credchain/providers/'
 
 # ---------------------------------------------------------------- 1. imports
 step "import graph"
-for pkg in ./resolver ./cache ./apikey ./fdsource ./oauthpkce; do
+for pkg in ./resolver ./cache ./source ./config ./apikey ./fdsource ./oauthpkce; do
 	bad=$(go list -deps "$pkg" | grep -E "$sdk_re" || true)
 	if [ -n "$bad" ]; then
 		fail "$pkg links cloud SDK packages, so every program resolving an environment credential pays their init: $(echo "$bad" | head -5 | tr '\n' ' ')"
@@ -58,13 +58,9 @@ deps=$(go list -deps -f '{{.ImportPath}} {{join .Imports " "}}' ./cmd/credchain)
 importers=$(echo "$deps" | awk -v sdk="$sdk_re" '$1 ~ /^github\.com\/credchain\/credchain/ { for (i = 2; i <= NF; i++) if ($i ~ sdk) { print $1; break } }')
 for p in $importers; do
 	if ! [[ $p =~ $sdk_importers_re ]]; then
-		fail "$p imports a cloud SDK directly; only providers/aws and providers/gcp may (keep SDK types out of the start-up path)"
+		fail "$p imports a cloud SDK directly; only the provider sources under providers/ may (keep SDK types out of config, resolver and the sources without a cloud)"
 	fi
 done
-bad=$(go list -deps -tags credchain_lean ./cmd/credchain | grep -E "$sdk_re" || true)
-if [ -n "$bad" ]; then
-	fail "the lean build (-tags credchain_lean) links cloud SDK packages: $(echo "$bad" | head -5 | tr '\n' ' ')"
-fi
 bad=$(echo "$deps" | awk '{print $1}' | grep -E "$forbidden_re" || true)
 if [ -n "$bad" ]; then
 	fail "the credchain binary links modules that must stay out of it: $(echo "$bad" | head -5 | tr '\n' ' ')"
@@ -97,16 +93,6 @@ if [ -z "$bin" ]; then
 	step "building credchain"
 	go build -trimpath -o "$work/credchain" ./cmd/credchain
 	bin=$work/credchain
-fi
-# The lean build (-tags credchain_lean) with the full build next to it as
-# credchain-cloud, as they are installed together.
-lean_bin=${CREDCHAIN_LEAN_BIN:-}
-if [ -z "$lean_bin" ]; then
-	step "building the lean credchain and credchain-cloud"
-	mkdir -p "$work/lean"
-	go build -trimpath -tags credchain_lean -o "$work/lean/credchain" ./cmd/credchain
-	cp "$bin" "$work/lean/credchain-cloud"
-	lean_bin=$work/lean/credchain
 fi
 
 # A HOME where every cloud SDK and store would find something to read.
@@ -181,43 +167,20 @@ step "system calls with no bus and dbus-launch on PATH"
 	"$bin" token >"$work/nobus.out" 2>"$work/nobus.err" || fail "without a bus: credchain token failed: $(head -5 "$work/nobus.err")"
 check_trace "without a bus" "$work/nobus.trace" "$work/nobus.out"
 
-# ------------------------------------------------------------ 4. lean build
-step "lean build: no cloud SDK initialises"
-if ! "${run_env[@]}" GODEBUG=inittrace=1 "$lean_bin" token >"$work/lean-init.out" 2>"$work/lean-init.err"; then
-	fail "lean build: credchain token failed: $(grep -v '^init ' "$work/lean-init.err" | head -5)"
-fi
-[ "$(cat "$work/lean-init.out")" = "$key" ] || fail "lean build: credchain token did not print the environment key"
-bad=$(awk '$1 == "init" { print $2 }' "$work/lean-init.err" | grep -E "$sdk_re|$forbidden_re" || true)
-if [ -n "$bad" ]; then
-	fail "lean build: cloud SDK packages initialise in credchain token (something outside config/sources_cloud.go links providers/aws or providers/gcp?): $(echo "$bad" | head -5 | tr '\n' ' ')"
-fi
-step "lean build: system calls"
-"${run_env[@]}" dbus-run-session -- strace -f -qq -o "$work/lean.trace" -e trace=connect,execve,open,openat \
-	"$lean_bin" token >"$work/lean.out" 2>"$work/lean.err" || fail "lean build: credchain token failed: $(head -5 "$work/lean.err")"
-bin_saved=$bin
-bin=$lean_bin
-check_trace "lean build" "$work/lean.trace" "$work/lean.out"
-bin=$bin_saved
-
-step "lean build: bedrock turned on hands over to credchain-cloud"
+# ------------------------------------------------------- 4. bedrock, same binary
+step "bedrock turned on: served by the same binary"
 bearer="bedrock-startup-check-$RANDOM$RANDOM"
-lean_cloud=(env -i PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME="$home"
-	CLAUDE_CODE_USE_BEDROCK=1 AWS_BEARER_TOKEN_BEDROCK="$bearer" AWS_REGION=us-east-1
-	AWS_EC2_METADATA_DISABLED=true DBUS_SESSION_BUS_ADDRESS=disabled:)
-if ! "${lean_cloud[@]}" strace -f -qq -o "$work/handover.trace" -e trace=execve "$lean_bin" token >"$work/handover.out" 2>"$work/handover.err"; then
-	fail "lean build with bedrock on: credchain token failed: $(head -5 "$work/handover.err")"
+bedrock_env=(env -i PATH="$work/fakebin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" HOME="$home"
+	XDG_RUNTIME_DIR="$work/run" CLAUDE_CODE_USE_BEDROCK=1 AWS_BEARER_TOKEN_BEDROCK="$bearer" AWS_REGION=us-east-1
+	AWS_EC2_METADATA_DISABLED=true)
+if ! "${bedrock_env[@]}" strace -f -qq -o "$work/bedrock.trace" -e trace=connect,execve "$bin" token >"$work/bedrock.out" 2>"$work/bedrock.err"; then
+	fail "bedrock on: credchain token failed: $(head -5 "$work/bedrock.err")"
 fi
-[ "$(cat "$work/handover.out")" = "$bearer" ] || fail "lean build with bedrock on: credchain token did not print the Bedrock bearer token"
-grep -qF "execve(\"$(dirname "$lean_bin")/credchain-cloud\"" "$work/handover.trace" ||
-	fail "lean build with bedrock on: credchain-cloud was not run"
-mv "$(dirname "$lean_bin")/credchain-cloud" "$work/cloud.away"
-if "${lean_cloud[@]}" "$lean_bin" token >"$work/nocloud.out" 2>"$work/nocloud.err"; then
-	fail "lean build with bedrock on and no credchain-cloud: credchain token succeeded"
-fi
-grep -q "credchain-cloud" "$work/nocloud.err" ||
-	fail "lean build with bedrock on and no credchain-cloud: the error does not name credchain-cloud: $(head -3 "$work/nocloud.err")"
-[ -s "$work/nocloud.out" ] && fail "lean build with bedrock on and no credchain-cloud: something was printed on stdout"
-mv "$work/cloud.away" "$(dirname "$lean_bin")/credchain-cloud"
+[ "$(cat "$work/bedrock.out")" = "$bearer" ] || fail "bedrock on: credchain token did not print the Bedrock bearer token"
+bad=$(grep -E 'execve\(' "$work/bedrock.trace" | grep -v -F "execve(\"$bin\"" || true)
+[ -z "$bad" ] || fail "bedrock on: credchain token started a process: $(echo "$bad" | head -3)"
+bad=$(grep -E 'connect\(' "$work/bedrock.trace" | grep -v -- '--- SIG' || true)
+[ -z "$bad" ] || fail "bedrock on: credchain token connected somewhere (STS? metadata?): $(echo "$bad" | head -3)"
 
 if [ "$failures" -gt 0 ]; then
 	echo "startup-check: $failures check(s) failed; see docs/performance.md (Start-up)" >&2

@@ -87,6 +87,9 @@ func Backends() []string {
 
 var keyCtlScopes = []string{"user", "usersession", "session", "process", "thread"}
 
+// KeyCtlScopes returns the values Options.KeyCtlScope accepts.
+func KeyCtlScopes() []string { return slices.Clone(keyCtlScopes) }
+
 // options is Options with every default applied.
 type options struct {
 	Options

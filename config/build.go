@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
 	"sync"
 
 	"github.com/credchain/credchain/cache"
@@ -46,14 +47,55 @@ func (s *Settings) Build(ctx context.Context) (resolver.Config, error) {
 		RefreshWindow: s.Refresh.Window,
 		Store:         &lazyStore{opts: s.StoreOptions(), open: cache.Open},
 	}
+	signers := map[resolver.Kind]sourceSigners{}
 	for _, name := range s.chain {
-		src, err := s.newSource(ctx, name, &cfg)
+		d := s.descriptor(name)
+		src, err := d.New(ctx, s.input(d))
 		if err != nil {
-			return resolver.Config{}, err
+			return resolver.Config{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		if src.Name() != name {
+			return resolver.Config{}, fmt.Errorf("config: source %s was built with the name %q", name, src.Name())
 		}
 		cfg.Sources = append(cfg.Sources, src)
+		if d.Signer != nil {
+			if signers[d.SignerKind] == nil {
+				signers[d.SignerKind] = sourceSigners{}
+			}
+			signers[d.SignerKind][name] = d.Signer()
+		}
+	}
+	for kind, by := range signers {
+		if cfg.Signers == nil {
+			cfg.Signers = map[resolver.Kind]resolver.Signer{}
+		}
+		cfg.Signers[kind] = by.signer()
 	}
 	return cfg, nil
+}
+
+// sourceSigners are the signers of one kind, by the source that brought
+// them.
+type sourceSigners map[string]resolver.Signer
+
+// signer is the one signer of the kind, or one that signs each request with
+// its credential's source's signer when several sources bring one.
+func (b sourceSigners) signer() resolver.Signer {
+	if len(b) == 1 {
+		for _, sg := range b {
+			return sg
+		}
+	}
+	return b
+}
+
+// Sign implements resolver.Signer.
+func (b sourceSigners) Sign(ctx context.Context, req *http.Request, cred *resolver.Credential) error {
+	sg, ok := b[cred.Source]
+	if !ok {
+		return fmt.Errorf("config: no signer for the %s credential of source %q", cred.Kind, cred.Source)
+	}
+	return sg.Sign(ctx, req, cred)
 }
 
 // lazyStore opens the real store on first use and remembers the result

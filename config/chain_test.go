@@ -15,6 +15,7 @@ import (
 	"github.com/credchain/credchain/cache"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/resolver"
+	"github.com/credchain/credchain/source/all"
 )
 
 // pipeFD returns the number of a descriptor that holds secret (a real pipe,
@@ -269,10 +270,10 @@ func TestNothingConfiguredListsEverySource(t *testing.T) {
 	if !errors.As(err, &ns) || !errors.Is(err, resolver.ErrNoSource) {
 		t.Fatalf("error %v is not a NoSourceError", err)
 	}
-	if len(ns.Reasons) != len(DefaultChain()) {
-		t.Fatalf("%d reasons for %d sources: %v", len(ns.Reasons), len(DefaultChain()), err)
+	if len(ns.Reasons) != len(DefaultChain(all.Sources())) {
+		t.Fatalf("%d reasons for %d sources: %v", len(ns.Reasons), len(DefaultChain(all.Sources())), err)
 	}
-	for i, name := range DefaultChain() {
+	for i, name := range DefaultChain(all.Sources()) {
 		r := ns.Reasons[i]
 		if r.Source != name || r.Reason == "" {
 			t.Errorf("reason %d = %+v, want source %s with a reason", i, r, name)

@@ -1,7 +1,11 @@
 // Package config turns a settings file, CREDCHAIN_* environment variables
 // and command-line flags into typed Settings, and Settings into a
-// resolver.Config: it is credchain's composition root, the only package that
-// knows every credential source.
+// resolver.Config: it is credchain's composition root. It knows no source:
+// it is handed the descriptors (source.Descriptor) of the sources the
+// program links (LoadOptions.Sources; source/all has every one), validates
+// the settings against credchain's own keys and the union of the keys they
+// declare, and builds the chain from them, in their default order or the
+// one the chain setting gives.
 //
 // Layers, highest first: flags, environment (CREDCHAIN_<SECTION>_<KEY>), the
 // settings file ($XDG_CONFIG_HOME/credchain/config.yaml, --config or

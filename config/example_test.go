@@ -4,19 +4,25 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/credchain/credchain/apikey"
 	"github.com/credchain/credchain/config"
 	"github.com/credchain/credchain/resolver"
+	"github.com/credchain/credchain/source"
+	"github.com/credchain/credchain/source/all"
 )
 
-// Load settings (here from an injected environment), build the chain, and
-// resolve the credential to send.
+// Load settings (here from an injected environment) for the sources the
+// program links — here the two environment sources, so no OAuth code and no
+// cloud SDK is linked — build the chain, and resolve the credential to send.
 func ExampleLoad() {
 	env := map[string]string{
-		"CREDCHAIN_CHAIN":         "auth-token, api-key",
 		"CREDCHAIN_STORE_BACKEND": "memory",
 		"ANTHROPIC_API_KEY":       "sk-example-key-000000000000wxyz",
 	}
-	s, err := config.Load(config.LoadOptions{Getenv: func(k string) string { return env[k] }})
+	s, err := config.Load(config.LoadOptions{
+		Getenv:  func(k string) string { return env[k] },
+		Sources: []source.Descriptor{apikey.APIKeyDescriptor(), apikey.AuthTokenDescriptor()},
+	})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -48,7 +54,7 @@ func ExampleLoad() {
 // A bad setting names where it came from, the key, and what is allowed.
 func ExampleLoad_error() {
 	env := map[string]string{"CREDCHAIN_CHAIN": "api-key,api-keys"}
-	_, err := config.Load(config.LoadOptions{Getenv: func(k string) string { return env[k] }})
+	_, err := config.Load(config.LoadOptions{Getenv: func(k string) string { return env[k] }, Sources: all.Sources()})
 	fmt.Println(err)
 	// Output:
 	// $CREDCHAIN_CHAIN: chain[1]: unknown source "api-keys"; allowed: bedrock, vertex, auth-token, api-key, api-key-fd, api-key-helper, oauth-token, oauth-token-fd, oauth

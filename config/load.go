@@ -8,19 +8,16 @@ import (
 	"io"
 	"io/fs"
 	"maps"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/credchain/credchain/apikey"
+	"github.com/credchain/credchain/source"
 )
 
 // ConfigFileVariable names an explicit settings file when --config is not
@@ -55,15 +52,24 @@ type LoadOptions struct {
 	// provider's refresh command) show their output when Interactive;
 	// os.Stderr when nil.
 	Output io.Writer
+	// Sources are the credential sources the program links (source/all's
+	// Sources() for every one): the keys they declare are the settings
+	// beside credchain's own, and the chain is built from them, in their
+	// default order unless the chain setting says otherwise.
+	Sources []source.Descriptor
 }
 
 // BindFlag makes flag (already defined in fs) the command-line layer of the
-// setting key: when set, it wins over the environment and the file.
+// setting key: when set, it wins over the environment and the file. A key of
+// credchain's own sections is checked here; a source's key is checked by
+// Load, against the sources it is given.
 func BindFlag(fs *pflag.FlagSet, flag, key string) error {
 	if fs.Lookup(flag) == nil {
 		return fmt.Errorf("config: bind flag: no flag --%s", flag)
 	}
-	if !slices.ContainsFunc(keyDefs(), func(k keyDef) bool { return k.name == key }) {
+	own := slices.Concat(coreKeys(), commandKeys())
+	if sectionOf(key) != "" && slices.ContainsFunc(own, func(k keyDef) bool { return sectionOf(k.name) == sectionOf(key) }) &&
+		!slices.ContainsFunc(own, func(k keyDef) bool { return k.name == key }) {
 		return fmt.Errorf("config: bind flag --%s: unknown setting %q", flag, key)
 	}
 	return fs.SetAnnotation(flag, FlagAnnotation, []string{key})
@@ -97,130 +103,209 @@ func envFuncs(opts LoadOptions) (func(string) string, func(string) (string, bool
 }
 
 // Load reads the settings file, the environment and the flags, and returns
-// validated Settings. Every problem found is reported (joined), each as an
-// *Error that names its origin and key and matches ErrInvalid.
+// validated Settings for the sources in opts.Sources. Every problem found is
+// reported (joined), each as an *Error that names its origin and key and
+// matches ErrInvalid.
 func Load(opts LoadOptions) (*Settings, error) {
+	defs, err := buildSchema(opts.Sources)
+	if err != nil {
+		return nil, err
+	}
 	getenv, lookup := envFuncs(opts)
-	defaults := defaultSettings()
 	s := defaultSettings()
+	s.sources = sortedSources(opts.Sources)
+	s.defs = defs
 	s.getenv, s.interactive, s.prompt, s.output = getenv, opts.Interactive, opts.Prompt, opts.Output
 	if s.output == nil {
 		s.output = os.Stderr
 	}
 	s.origins = map[string]string{}
-	defs := keyDefs()
-
-	var errs []error
-	var fileValues map[string]any
-	path, explicit, pathOrigin := settingsPath(opts.File, lookup, getenv)
-	if path != "" {
-		raw, err := readFile(path, explicit, pathOrigin)
-		if err != nil {
-			return nil, err
-		}
-		if raw != nil {
-			s.file = path
-			var ferrs []error
-			fileValues, ferrs = normalize(path, raw, defs)
-			errs = append(errs, ferrs...)
-		}
+	s.values = map[string]any{}
+	l := &loader{s: &s, defs: defs, lookup: lookup}
+	if err := l.readFile(opts.File); err != nil {
+		return nil, err
 	}
-
-	// viper layers the values: defaults < file < environment < flags.
-	v := viper.New()
+	if err := l.layer(opts.Flags); err != nil {
+		return nil, err
+	}
 	for _, d := range defs {
-		v.SetDefault(d.name, deref(d.field(&defaults)))
+		l.resolve(d)
 	}
-	if len(fileValues) > 0 {
-		if err := v.MergeConfigMap(nest(fileValues)); err != nil {
-			return nil, fmt.Errorf("config: %s: %w", path, err)
+	l.fromVariables()
+	if len(l.errs) == 0 {
+		s.applyCore()
+		if _, set := s.origins["chain"]; !set {
+			s.chain = defaultChain(s.sources)
 		}
+		l.errs = checkChain(s.Origin("chain"), s.chain, defaultChain(s.sources))
 	}
-	envValues := map[string]any{}
-	for _, d := range defs {
-		if val, ok := lookup(envName(d.name)); ok && val != "" {
-			envValues[d.name] = val
-		}
-	}
-	if envMerge := maps.Clone(envValues); len(envMerge) > 0 {
-		for _, d := range defs {
-			if d.typ == typeMap {
-				// viper cannot merge a string over a file's mapping; the
-				// loop below takes a map's value from its layer itself.
-				delete(envMerge, d.name)
-			}
-		}
-		if err := v.MergeConfigMap(nest(envMerge)); err != nil {
-			return nil, fmt.Errorf("config: environment: %w", err)
-		}
-	}
-	flags := map[string]*pflag.Flag{}
-	if opts.Flags != nil {
-		opts.Flags.VisitAll(func(f *pflag.Flag) {
-			if keys := f.Annotations[FlagAnnotation]; len(keys) == 1 {
-				flags[keys[0]] = f
-			}
-		})
-		for key, f := range flags {
-			if err := v.BindPFlag(key, f); err != nil {
-				return nil, fmt.Errorf("config: bind --%s: %w", f.Name, err)
-			}
-		}
-	}
-
-	for _, d := range defs {
-		raw := v.Get(d.name)
-		origin := ""
-		switch f := flags[d.name]; {
-		case f != nil && f.Changed:
-			origin = "--" + f.Name
-		case envValues[d.name] != nil:
-			origin = "$" + envName(d.name)
-			if d.typ == typeMap {
-				raw = envValues[d.name]
-			}
-		case fileValues != nil && hasKey(fileValues, d.name):
-			origin = path
-			if d.typ == typeMap {
-				// viper lower-cases map keys; parameter names are
-				// case-sensitive, so take the file's own map.
-				raw = fileValues[d.name]
-			}
-		}
-		if origin != "" {
-			s.origins[d.name] = origin
-		}
-		val, err := convert(d.typ, raw)
-		if err != nil {
-			errs = append(errs, &Error{Origin: origin, Key: d.name, Msg: err.Error()})
-			continue
-		}
-		if d.check != nil {
-			if msg, allowed := d.check(val); msg != "" {
-				errs = append(errs, &Error{Origin: origin, Key: d.name, Msg: msg, Allowed: allowed})
-				continue
-			}
-		}
-		assign(d.field(&s), val)
-	}
-	errs = append(errs, checkChain(s.Origin("chain"), s.chain)...)
-
-	if _, set := s.origins["api_key_helper_ttl"]; !set {
-		name := s.Variables.APIKeyHelperTTLMs
-		if val := getenv(name); val != "" {
-			ttl, err := apikey.ParseTTLms(val)
-			if err != nil {
-				errs = append(errs, &Error{Origin: "$" + name, Key: "api_key_helper_ttl", Msg: err.Error()})
-			} else {
-				s.APIKeyHelperTTL = ttl
-				s.origins["api_key_helper_ttl"] = "$" + name
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if len(l.errs) > 0 {
+		return nil, errors.Join(l.errs...)
 	}
 	return &s, nil
+}
+
+// loader holds one Load's layers and the problems found so far.
+type loader struct {
+	s      *Settings
+	defs   []keyDef
+	lookup func(string) (string, bool)
+	errs   []error
+
+	path       string         // the settings file read, if any
+	fileValues map[string]any // by full key
+	envValues  map[string]any // by full key
+	flags      map[string]*pflag.Flag
+	v          *viper.Viper
+}
+
+// readFile reads and checks the settings file, if there is one.
+func (l *loader) readFile(flagFile string) error {
+	path, explicit, pathOrigin := settingsPath(flagFile, l.lookup, l.s.getenv)
+	if path == "" {
+		return nil
+	}
+	raw, err := readFile(path, explicit, pathOrigin)
+	if err != nil || raw == nil {
+		return err
+	}
+	l.path, l.s.file = path, path
+	var ferrs []error
+	l.fileValues, ferrs = normalize(path, raw, l.defs)
+	l.errs = append(l.errs, ferrs...)
+	return nil
+}
+
+// layer has viper layer the values: defaults < file < environment < flags.
+func (l *loader) layer(fs *pflag.FlagSet) error {
+	l.v = viper.New()
+	for _, d := range l.defs {
+		l.v.SetDefault(d.name, d.def)
+	}
+	if len(l.fileValues) > 0 {
+		if err := l.v.MergeConfigMap(nest(l.fileValues)); err != nil {
+			return fmt.Errorf("config: %s: %w", l.path, err)
+		}
+	}
+	l.envValues = map[string]any{}
+	envMerge := map[string]any{}
+	for _, d := range l.defs {
+		if val, ok := l.lookup(EnvName(d.name)); ok && val != "" {
+			l.envValues[d.name] = val
+			// viper cannot merge a string over a file's mapping; resolve
+			// takes a map's value from its layer itself.
+			if d.typ != typeMap {
+				envMerge[d.name] = val
+			}
+		}
+	}
+	if len(envMerge) > 0 {
+		if err := l.v.MergeConfigMap(nest(envMerge)); err != nil {
+			return fmt.Errorf("config: environment: %w", err)
+		}
+	}
+	return l.bindFlags(fs)
+}
+
+// bindFlags binds the flags annotated by BindFlag; one bound to a key no
+// source declared is an error.
+func (l *loader) bindFlags(fs *pflag.FlagSet) error {
+	l.flags = map[string]*pflag.Flag{}
+	if fs == nil {
+		return nil
+	}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if keys := f.Annotations[FlagAnnotation]; len(keys) == 1 {
+			l.flags[keys[0]] = f
+		}
+	})
+	for key, f := range l.flags {
+		if !slices.ContainsFunc(l.defs, func(d keyDef) bool { return d.name == key }) {
+			return fmt.Errorf("config: bind flag --%s: unknown setting %q", f.Name, key)
+		}
+		if err := l.v.BindPFlag(key, f); err != nil {
+			return fmt.Errorf("config: bind --%s: %w", f.Name, err)
+		}
+	}
+	return nil
+}
+
+// resolve takes d's value from the highest layer that sets it, converts and
+// checks it, and records where it came from.
+func (l *loader) resolve(d keyDef) {
+	raw, origin := l.v.Get(d.name), ""
+	switch f := l.flags[d.name]; {
+	case f != nil && f.Changed:
+		origin = "--" + f.Name
+	case l.envValues[d.name] != nil:
+		origin = "$" + EnvName(d.name)
+		if d.typ == typeMap {
+			raw = l.envValues[d.name]
+		}
+	case hasKey(l.fileValues, d.name):
+		origin = l.path
+		if d.typ == typeMap {
+			// viper lower-cases map keys; parameter names are
+			// case-sensitive, so take the file's own map.
+			raw = l.fileValues[d.name]
+		}
+	}
+	if origin != "" {
+		l.s.origins[d.name] = origin
+	}
+	val, err := convert(d.typ, raw)
+	if err == nil && d.check != nil {
+		err = d.check(val)
+	}
+	if err != nil {
+		l.errs = append(l.errs, settingError(origin, d.name, err))
+		return
+	}
+	l.s.values[d.name] = val
+}
+
+// fromVariables gives a key no layer set the value of its variable
+// (source.Setting.FromVariable), when that is set.
+func (l *loader) fromVariables() {
+	for _, d := range l.defs {
+		if _, set := l.s.origins[d.name]; set || d.fromVar == "" {
+			continue
+		}
+		name, _ := l.s.values[d.fromVar].(string)
+		raw := l.s.getenv(name)
+		if name == "" || raw == "" {
+			continue
+		}
+		val, err := parseVariable(d, raw)
+		if err != nil {
+			l.errs = append(l.errs, settingError("$"+name, d.name, err))
+			continue
+		}
+		l.s.values[d.name] = val
+		l.s.origins[d.name] = "$" + name
+	}
+}
+
+func parseVariable(d keyDef, raw string) (any, error) {
+	parse := d.parseVar
+	if parse == nil {
+		parse = func(s string) (any, error) { return convert(d.typ, s) }
+	}
+	val, err := parse(raw)
+	if err == nil && d.check != nil {
+		err = d.check(val)
+	}
+	return val, err
+}
+
+// settingError is the *Error of a bad value; a check's NotAllowedError
+// brings its allowed values.
+func settingError(origin, key string, err error) *Error {
+	var na *source.NotAllowedError
+	if errors.As(err, &na) {
+		return &Error{Origin: origin, Key: key, Msg: na.Msg, Allowed: na.Allowed}
+	}
+	return &Error{Origin: origin, Key: key, Msg: err.Error()}
 }
 
 func hasKey(m map[string]any, key string) bool {
@@ -297,76 +382,94 @@ func jsonErrorPosition(data []byte, err error) string {
 // values by full lower-case key, with Claude Code aliases resolved and the
 // ignored Claude Code keys dropped.
 func normalize(path string, raw map[string]any, defs []keyDef) (map[string]any, []error) {
-	leaves := map[string]bool{}
-	children := map[string][]string{} // "" for the top level
+	n := newNormalizer(path, defs)
+	n.walk("", raw)
+	return n.out, n.errs
+}
+
+// normalizer walks a settings file's mapping against the schema.
+type normalizer struct {
+	path       string
+	leaves     map[string]bool
+	children   map[string][]string // "" for the top level
+	alias      map[string]string
+	aliasNames []string
+	ignored    map[string]bool
+
+	out     map[string]any
+	written map[string]string // full key -> how it was written
+	errs    []error
+}
+
+func newNormalizer(path string, defs []keyDef) *normalizer {
+	n := &normalizer{path: path, leaves: map[string]bool{}, children: map[string][]string{}, alias: aliases(defs),
+		ignored: map[string]bool{}, out: map[string]any{}, written: map[string]string{}}
 	for _, d := range defs {
-		leaves[d.name] = true
+		n.leaves[d.name] = true
 		parent, child := "", d.name
 		if i := strings.LastIndex(d.name, "."); i >= 0 {
 			parent, child = d.name[:i], d.name[i+1:]
-			if !slices.Contains(children[""], parent) {
-				children[""] = append(children[""], parent)
+			if !slices.Contains(n.children[""], parent) {
+				n.children[""] = append(n.children[""], parent)
 			}
 		}
-		children[parent] = append(children[parent], child)
-	}
-	alias := aliases()
-	ignored := map[string]bool{}
-	for _, k := range ClaudeCodeIgnoredKeys() {
-		ignored[strings.ToLower(k)] = true
-	}
-	var aliasNames []string
-	for _, d := range defs {
+		n.children[parent] = append(n.children[parent], child)
 		if d.alias != "" {
-			aliasNames = append(aliasNames, d.alias)
+			n.aliasNames = append(n.aliasNames, d.alias)
 		}
 	}
+	for _, k := range ClaudeCodeIgnoredKeys() {
+		n.ignored[strings.ToLower(k)] = true
+	}
+	return n
+}
 
-	out := map[string]any{}
-	written := map[string]string{} // full key -> how it was written
-	var errs []error
-	var walk func(prefix string, m map[string]any)
-	walk = func(prefix string, m map[string]any) {
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			val := m[k]
-			lk := strings.ToLower(k)
-			shown := prefix + k
-			full := prefix + lk
-			if prefix == "" {
-				if target, ok := alias[lk]; ok {
-					full = target
-				} else if ignored[lk] {
-					continue
-				}
-			}
-			if leaves[full] {
-				if prev, dup := written[full]; dup {
-					errs = append(errs, &Error{Origin: path, Key: shown, Msg: fmt.Sprintf("set twice (also as %s); keep one", prev)})
-					continue
-				}
-				written[full] = shown
-				out[full] = val
+func (n *normalizer) fail(key, msg string, allowed []string) {
+	n.errs = append(n.errs, &Error{Origin: n.path, Key: key, Msg: msg, Allowed: allowed})
+}
+
+// walk visits the keys of m, a mapping at prefix ("" or "section.").
+func (n *normalizer) walk(prefix string, m map[string]any) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		lk := strings.ToLower(k)
+		full := prefix + lk
+		if prefix == "" {
+			if target, ok := n.alias[lk]; ok {
+				full = target
+			} else if n.ignored[lk] {
 				continue
 			}
-			if sub, isSection := children[full]; isSection && prefix == "" {
-				switch sm := val.(type) {
-				case map[string]any:
-					walk(full+".", sm)
-				case nil:
-				default:
-					errs = append(errs, &Error{Origin: path, Key: shown, Msg: "must be a mapping with keys", Allowed: sub})
-				}
-				continue
-			}
-			allowed := children[strings.TrimSuffix(prefix, ".")]
-			if prefix == "" {
-				allowed = append(slices.Clone(allowed), aliasNames...)
-			}
-			errs = append(errs, &Error{Origin: path, Key: shown, Msg: "unknown key", Allowed: allowed})
 		}
+		n.visit(prefix, prefix+k, full, m[k])
 	}
-	walk("", raw)
-	return out, errs
+}
+
+// visit takes one key: shown as written, full as resolved.
+func (n *normalizer) visit(prefix, shown, full string, val any) {
+	if n.leaves[full] {
+		if prev, dup := n.written[full]; dup {
+			n.fail(shown, fmt.Sprintf("set twice (also as %s); keep one", prev), nil)
+			return
+		}
+		n.written[full] = shown
+		n.out[full] = val
+		return
+	}
+	if sub, isSection := n.children[full]; isSection && prefix == "" {
+		switch sm := val.(type) {
+		case map[string]any:
+			n.walk(full+".", sm)
+		case nil:
+		default:
+			n.fail(shown, "must be a mapping with keys", sub)
+		}
+		return
+	}
+	allowed := n.children[strings.TrimSuffix(prefix, ".")]
+	if prefix == "" {
+		allowed = append(slices.Clone(allowed), n.aliasNames...)
+	}
+	n.fail(shown, "unknown key", allowed)
 }
 
 // nest turns full dotted keys into the nested maps viper merges, copying
@@ -392,16 +495,16 @@ func nest(flat map[string]any) map[string]any {
 	return out
 }
 
-func checkChain(origin string, chain []string) []error {
+func checkChain(origin string, chain, known []string) []error {
 	if len(chain) == 0 {
-		return []error{&Error{Origin: origin, Key: "chain", Msg: "must name at least one source", Allowed: DefaultChain()}}
+		return []error{&Error{Origin: origin, Key: "chain", Msg: "must name at least one source", Allowed: known}}
 	}
 	var errs []error
 	seen := map[string]int{}
 	for i, name := range chain {
 		key := fmt.Sprintf("chain[%d]", i)
-		if !slices.Contains(DefaultChain(), name) {
-			errs = append(errs, &Error{Origin: origin, Key: key, Msg: fmt.Sprintf("unknown source %s", quoteValue(name)), Allowed: DefaultChain()})
+		if !slices.Contains(known, name) {
+			errs = append(errs, &Error{Origin: origin, Key: key, Msg: fmt.Sprintf("unknown source %s", quoteValue(name)), Allowed: known})
 			continue
 		}
 		if j, dup := seen[name]; dup {
@@ -411,157 +514,4 @@ func checkChain(origin string, chain []string) []error {
 		seen[name] = i
 	}
 	return errs
-}
-
-// describe names a value's type for an error message, without echoing long
-// values.
-func describe(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return "empty"
-	case bool:
-		return fmt.Sprintf("the boolean %v", v)
-	case int, int64, float64, json.Number:
-		return fmt.Sprintf("the number %v", v)
-	case string:
-		return "the string " + quoteValue(v)
-	case []any, []string:
-		return "a list"
-	case map[string]any, map[string]string:
-		return "a mapping"
-	}
-	return fmt.Sprintf("a %T", v)
-}
-
-// splitList splits an environment or flag value on commas and white space.
-func splitList(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool {
-		return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r'
-	})
-}
-
-func parseBool(s string) (bool, bool) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "1", "true", "yes", "on":
-		return true, true
-	case "0", "false", "no", "off", "":
-		return false, true
-	}
-	return false, false
-}
-
-// convert turns a raw value from any layer into the key's Go type.
-func convert(t valueType, v any) (any, error) {
-	switch t {
-	case typeString:
-		switch v := v.(type) {
-		case nil:
-			return "", nil
-		case string:
-			return v, nil
-		}
-		return nil, fmt.Errorf("must be a string, not %s (quote it)", describe(v))
-	case typeDuration:
-		switch v := v.(type) {
-		case time.Duration:
-			if v < 0 {
-				return nil, fmt.Errorf("must not be negative")
-			}
-			return v, nil
-		case string:
-			d, err := time.ParseDuration(strings.TrimSpace(v))
-			if err != nil {
-				return nil, fmt.Errorf("invalid duration %s: write a number with a unit, e.g. 90s, 5m, 1h", quoteValue(v))
-			}
-			if d < 0 {
-				return nil, fmt.Errorf("duration %s must not be negative", quoteValue(v))
-			}
-			return d, nil
-		}
-		return nil, fmt.Errorf("must be a duration with a unit (e.g. 90s, 5m, 1h), not %s", describe(v))
-	case typeList:
-		switch v := v.(type) {
-		case nil:
-			return []string{}, nil
-		case string:
-			return splitList(v), nil
-		case []string:
-			return slices.Clone(v), nil
-		case []any:
-			out := make([]string, 0, len(v))
-			for i, item := range v {
-				s, ok := item.(string)
-				if !ok {
-					return nil, fmt.Errorf("item %d must be a string, not %s", i, describe(item))
-				}
-				out = append(out, s)
-			}
-			return out, nil
-		}
-		return nil, fmt.Errorf("must be a list of strings (or one string, comma- or space-separated), not %s", describe(v))
-	case typeBool:
-		switch v := v.(type) {
-		case nil:
-			return false, nil
-		case bool:
-			return v, nil
-		case string:
-			if b, ok := parseBool(v); ok {
-				return b, nil
-			}
-		}
-		return nil, fmt.Errorf("must be true or false (also 1/0, yes/no, on/off), not %s", describe(v))
-	case typeInt:
-		switch v := v.(type) {
-		case nil:
-			return 0, nil
-		case int:
-			return v, nil
-		case int64:
-			if v >= math.MinInt32 && v <= math.MaxInt32 {
-				return int(v), nil
-			}
-		case float64:
-			if v == math.Trunc(v) && math.Abs(v) <= math.MaxInt32 {
-				return int(v), nil
-			}
-		case json.Number:
-			if n, err := strconv.Atoi(v.String()); err == nil {
-				return n, nil
-			}
-		case string:
-			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-				return n, nil
-			}
-		}
-		return nil, fmt.Errorf("must be an integer, not %s", describe(v))
-	case typeMap:
-		out := map[string]string{}
-		switch v := v.(type) {
-		case nil:
-			return out, nil
-		case map[string]string:
-			return maps.Clone(v), nil
-		case map[string]any:
-			for k, item := range v {
-				s, ok := item.(string)
-				if !ok {
-					return nil, fmt.Errorf("value of %q must be a string, not %s", k, describe(item))
-				}
-				out[k] = s
-			}
-			return out, nil
-		case string:
-			for _, pair := range splitList(v) {
-				k, val, ok := strings.Cut(pair, "=")
-				if !ok || k == "" {
-					return nil, fmt.Errorf("%s is not a name=value pair", quoteValue(pair))
-				}
-				out[k] = val
-			}
-			return out, nil
-		}
-		return nil, fmt.Errorf("must be a mapping of names to strings (or name=value pairs, comma-separated), not %s", describe(v))
-	}
-	return nil, fmt.Errorf("unsupported type %v", t)
 }

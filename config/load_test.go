@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/credchain/credchain/internal/testenv"
+	"github.com/credchain/credchain/source/all"
 )
 
 // mapEnv is an injected environment.
@@ -32,9 +33,33 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return p
 }
 
+// Source names of the sources in all.Sources(), in default chain order.
+const (
+	SourceBedrock      = "bedrock"
+	SourceVertex       = "vertex"
+	SourceAuthToken    = "auth-token"
+	SourceAPIKey       = "api-key"
+	SourceAPIKeyFD     = "api-key-fd"
+	SourceAPIKeyHelper = "api-key-helper"
+	SourceOAuthToken   = "oauth-token"
+	SourceOAuthTokenFD = "oauth-token-fd"
+	SourceOAuth        = "oauth"
+)
+
+// load loads the settings of every source.
 func load(t *testing.T, env mapEnv, file string, flags *pflag.FlagSet) (*Settings, error) {
 	t.Helper()
-	return Load(LoadOptions{File: file, Flags: flags, Getenv: env.getenv, LookupEnv: env.lookup})
+	return Load(LoadOptions{File: file, Flags: flags, Getenv: env.getenv, LookupEnv: env.lookup, Sources: all.Sources()})
+}
+
+// value is the setting key of s, of type T.
+func value[T any](t *testing.T, s *Settings, key string) T {
+	t.Helper()
+	v, ok := s.Value(key).(T)
+	if !ok {
+		t.Fatalf("setting %s = %#v, not a %T", key, s.Value(key), v)
+	}
+	return v
 }
 
 // storeFlags is the CLI's flag set for the store settings.
@@ -58,14 +83,16 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(s.Chain(), DefaultChain()) {
-		t.Errorf("chain = %v, want %v", s.Chain(), DefaultChain())
+	if !slices.Equal(s.Chain(), DefaultChain(all.Sources())) {
+		t.Errorf("chain = %v, want %v", s.Chain(), DefaultChain(all.Sources()))
 	}
-	if s.Refresh.Window != 5*time.Minute || s.APIKeyHelperTTL != 5*time.Minute || s.APIKeyHelperTimeout != 10*time.Minute {
-		t.Errorf("durations = %v %v %v", s.Refresh.Window, s.APIKeyHelperTTL, s.APIKeyHelperTimeout)
+	ttl, timeout := value[time.Duration](t, s, "api_key_helper_ttl"), value[time.Duration](t, s, "api_key_helper_timeout")
+	if s.Refresh.Window != 5*time.Minute || ttl != 5*time.Minute || timeout != 10*time.Minute {
+		t.Errorf("durations = %v %v %v", s.Refresh.Window, ttl, timeout)
 	}
-	if s.Store.Backend != "auto" || s.Variables.APIKey != "ANTHROPIC_API_KEY" || s.Variables.OAuthTokenFD != "CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR" {
-		t.Errorf("defaults: %+v %+v", s.Store, s.Variables)
+	apiKey, fd := value[string](t, s, "variables.api_key"), value[string](t, s, "variables.oauth_token_fd")
+	if s.Store.Backend != "auto" || apiKey != "ANTHROPIC_API_KEY" || fd != "CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR" {
+		t.Errorf("defaults: %+v %q %q", s.Store, apiKey, fd)
 	}
 	if s.File() != "" || s.Origin("chain") != "default" {
 		t.Errorf("file %q origin %q", s.File(), s.Origin("chain"))
@@ -160,7 +187,7 @@ func TestEnvironmentValues(t *testing.T) {
 		got, want any
 	}{
 		{"chain", s.Chain(), []string{"api-key", "oauth", "auth-token"}},
-		{"scopes", s.OAuth.Scopes, []string{"openid", "email", "profile"}},
+		{"scopes", value[[]string](t, s, "oauth.scopes"), []string{"openid", "email", "profile"}},
 		{"git hosts", s.Git.Hosts, []string{"git.example.test", "other.test"}},
 		{"docker", s.Docker.Servers, []string{"registry.test"}},
 	}
@@ -169,13 +196,15 @@ func TestEnvironmentValues(t *testing.T) {
 			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
 		}
 	}
-	if s.APIKeyHelper != "printf %s key" || s.OAuth.CallbackPort != 8765 || !s.AWS.Enabled || s.Variables.APIKey != "MY_KEY" ||
-		s.APIKeyHelperTimeout != 30*time.Second || s.GCP.AuthRefresh == "" || s.AWS.CredentialExport != "export-creds" ||
-		s.Store.KeyCtlScope != "process" || s.OAuth.PasteRedirectURI == "" {
-		t.Errorf("settings: %+v", s)
+	if value[string](t, s, "api_key_helper") != "printf %s key" || value[int](t, s, "oauth.callback_port") != 8765 ||
+		!value[bool](t, s, "aws.enabled") || value[string](t, s, "variables.api_key") != "MY_KEY" ||
+		value[time.Duration](t, s, "api_key_helper_timeout") != 30*time.Second || value[string](t, s, "gcp.auth_refresh") == "" ||
+		value[string](t, s, "aws.credential_export") != "export-creds" ||
+		s.Store.KeyCtlScope != "process" || value[string](t, s, "oauth.paste_redirect_uri") == "" {
+		t.Errorf("settings: %+v", s.values)
 	}
-	if s.OAuth.AuthorizeParams["orgUUID"] != "Ab" || s.OAuth.AuthorizeParams["prompt"] != "consent" {
-		t.Errorf("authorize params = %v", s.OAuth.AuthorizeParams)
+	if p := value[map[string]string](t, s, "oauth.authorize_params"); p["orgUUID"] != "Ab" || p["prompt"] != "consent" {
+		t.Errorf("authorize params = %v", p)
 	}
 }
 
@@ -186,16 +215,16 @@ func TestAuthorizeParamsKeepCase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.OAuth.AuthorizeParams["orgUUID"] != "X1" || s.OAuth.AuthorizeParams["login_hint"] != "a@b.test" {
-		t.Errorf("authorize params = %v", s.OAuth.AuthorizeParams)
+	if p := value[map[string]string](t, s, "oauth.authorize_params"); p["orgUUID"] != "X1" || p["login_hint"] != "a@b.test" {
+		t.Errorf("authorize params = %v", p)
 	}
 	// The environment replaces the file's map as a whole.
 	s, err = load(t, mapEnv{"CREDCHAIN_OAUTH_AUTHORIZE_PARAMS": "a=1"}, file, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.OAuth.AuthorizeParams) != 1 || s.OAuth.AuthorizeParams["a"] != "1" {
-		t.Errorf("authorize params = %v", s.OAuth.AuthorizeParams)
+	if p := value[map[string]string](t, s, "oauth.authorize_params"); len(p) != 1 || p["a"] != "1" {
+		t.Errorf("authorize params = %v", p)
 	}
 }
 
@@ -217,17 +246,19 @@ func TestClaudeCodeSettingsJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.APIKeyHelper != "~/bin/get-key.sh" || s.AWS.AuthRefresh != "aws sso login --profile dev" ||
-		s.AWS.CredentialExport != "/bin/export-creds" || s.GCP.AuthRefresh != "gcloud auth application-default login" {
-		t.Errorf("aliases not applied: helper %q aws %q export %q gcp %q", s.APIKeyHelper, s.AWS.AuthRefresh, s.AWS.CredentialExport, s.GCP.AuthRefresh)
+	helper, awsRefresh := value[string](t, s, "api_key_helper"), value[string](t, s, "aws.auth_refresh")
+	export, gcpRefresh := value[string](t, s, "aws.credential_export"), value[string](t, s, "gcp.auth_refresh")
+	if helper != "~/bin/get-key.sh" || awsRefresh != "aws sso login --profile dev" ||
+		export != "/bin/export-creds" || gcpRefresh != "gcloud auth application-default login" {
+		t.Errorf("aliases not applied: helper %q aws %q export %q gcp %q", helper, awsRefresh, export, gcpRefresh)
 	}
 	if s.Origin("api_key_helper") != file {
 		t.Errorf("origin = %q", s.Origin("api_key_helper"))
 	}
 	// The environment still overrides an aliased key.
 	s, err = load(t, mapEnv{"CREDCHAIN_API_KEY_HELPER": "other"}, file, nil)
-	if err != nil || s.APIKeyHelper != "other" {
-		t.Errorf("env over alias: %v %+v", err, s)
+	if err != nil || s.Value("api_key_helper") != "other" {
+		t.Errorf("env over alias: %v", err)
 	}
 }
 
@@ -255,8 +286,8 @@ func TestHelperTTLDefault(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s.APIKeyHelperTTL != tt.want {
-				t.Errorf("ttl = %v, want %v", s.APIKeyHelperTTL, tt.want)
+			if got := value[time.Duration](t, s, "api_key_helper_ttl"); got != tt.want {
+				t.Errorf("ttl = %v, want %v", got, tt.want)
 			}
 		})
 	}
@@ -401,7 +432,11 @@ func TestKeysAreDocumented(t *testing.T) {
 		t.Fatalf("docs/configuration.md: %v", err)
 	}
 	seen := map[string]string{}
-	for _, k := range Keys() {
+	keys, err := Keys(all.Sources()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
 		if prev, dup := seen[k.Env]; dup {
 			t.Errorf("keys %s and %s share the variable %s", prev, k.Name, k.Env)
 		}

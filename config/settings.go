@@ -1,64 +1,36 @@
 package config
 
 import (
+	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/go-viper/mapstructure/v2"
 
 	"github.com/credchain/credchain/cache"
 	"github.com/credchain/credchain/resolver"
+	"github.com/credchain/credchain/source"
 )
-
-// Source names, in the default chain order (highest priority first).
-const (
-	SourceBedrock      = "bedrock"
-	SourceVertex       = "vertex"
-	SourceAuthToken    = "auth-token"
-	SourceAPIKey       = "api-key"
-	SourceAPIKeyFD     = "api-key-fd"
-	SourceAPIKeyHelper = "api-key-helper"
-	SourceOAuthToken   = "oauth-token"
-	SourceOAuthTokenFD = "oauth-token-fd"
-	SourceOAuth        = "oauth"
-)
-
-// DefaultChain returns the default source order, as in Claude Code. It is
-// also the list of every source name credchain knows.
-func DefaultChain() []string {
-	return []string{
-		SourceBedrock, SourceVertex, SourceAuthToken, SourceAPIKey, SourceAPIKeyFD,
-		SourceAPIKeyHelper, SourceOAuthToken, SourceOAuthTokenFD, SourceOAuth,
-	}
-}
 
 // Settings is the validated result of Load. Fields are read-only after Load;
-// Build turns them into a resolver.Config.
+// Build turns them into a resolver.Config. The sources' own settings are
+// read with Value, or decoded by the sources themselves when built.
 type Settings struct {
 	// Refresh is section refresh.
 	Refresh RefreshSettings
 	// Store is section store: the shared credential store.
 	Store StoreSettings
-	// APIKeyHelper is the shell command whose stdout is the API key (key
-	// api_key_helper, alias apiKeyHelper); empty disables the source.
-	APIKeyHelper string
-	// APIKeyHelperTTL is how long a helper's key is used before the helper
-	// runs again (key api_key_helper_ttl; default from the variable named
-	// by variables.api_key_helper_ttl_ms, else 5m).
-	APIKeyHelperTTL time.Duration
-	// APIKeyHelperTimeout bounds one helper run (key api_key_helper_timeout).
-	APIKeyHelperTimeout time.Duration
-	// Variables names the environment variables the sources read.
-	Variables Variables
-	// OAuth is section oauth (credchain login).
-	OAuth OAuthSettings
-	// AWS is section aws (source bedrock).
-	AWS AWSSettings
-	// GCP is section gcp (source vertex).
-	GCP GCPSettings
 	// Git is section git (credchain git-credential).
 	Git GitSettings
 	// Docker is section docker (credchain docker-credential).
 	Docker DockerSettings
 
+	sources     []source.Descriptor // default chain order
+	defs        []keyDef
+	values      map[string]any // every key's value, defaults included
 	chain       []string
 	file        string
 	origins     map[string]string
@@ -89,59 +61,6 @@ type StoreSettings struct {
 	KeyCtlScope string
 }
 
-// Variables are the names of the environment variables the sources read.
-// Every one can be renamed in section variables.
-type Variables struct {
-	AuthToken          string // source auth-token
-	APIKey             string // source api-key
-	APIKeyFD           string // source api-key-fd
-	OAuthToken         string // source oauth-token
-	OAuthTokenFD       string // source oauth-token-fd
-	APIKeyHelperTTLMs  string // default of api_key_helper_ttl, in milliseconds
-	UseBedrock         string // truthy: source bedrock applies
-	UseVertex          string // truthy: source vertex applies
-	BedrockBearerToken string // sent as a bearer token to Bedrock instead of SigV4
-}
-
-// OAuthSettings is section oauth, used by credchain login and source oauth.
-type OAuthSettings struct {
-	Issuer           string            // OpenID discovery base URL
-	AuthorizeURL     string            // explicit endpoints, instead of issuer
-	TokenURL         string            //
-	RevocationURL    string            // optional; used by logout
-	ClientID         string            // a public client (no secret)
-	Scopes           []string          //
-	Redirect         string            // auto | loopback | paste
-	PasteRedirectURI string            // a provider page that shows the code, or urn:ietf:wg:oauth:2.0:oob
-	CallbackPort     int               // 0: an ephemeral port
-	AuthorizeParams  map[string]string // extra authorize-request parameters
-	LoginTimeout     time.Duration     // how long login waits for the browser or a pasted code
-}
-
-// AWSSettings is section aws, used by source bedrock.
-type AWSSettings struct {
-	Enabled            bool          // also applies without CLAUDE_CODE_USE_BEDROCK
-	Profile            string        // shared-config profile (else AWS_PROFILE)
-	Region             string        //
-	RoleARN            string        // assumed through STS after the default chain
-	RoleSessionName    string        //
-	AuthRefresh        string        // alias awsAuthRefresh, e.g. "aws sso login"
-	AuthRefreshTimeout time.Duration //
-	CredentialExport   string        // alias awsCredentialExport: prints STS-shaped JSON
-}
-
-// GCPSettings is section gcp, used by source vertex.
-type GCPSettings struct {
-	Enabled            bool          // also applies without CLAUDE_CODE_USE_VERTEX
-	Project            string        //
-	Region             string        //
-	CredentialsFile    string        // explicit credentials file (else ADC)
-	TokenURL           string        // token endpoint override for authorized-user files
-	Scopes             []string      //
-	AuthRefresh        string        // alias gcpAuthRefresh
-	AuthRefreshTimeout time.Duration //
-}
-
 // GitSettings is section git.
 type GitSettings struct {
 	Hosts []string // hosts credchain git-credential answers for
@@ -165,7 +84,15 @@ func (s *Settings) Origin(key string) string {
 }
 
 // Chain returns the source names in order (key chain; a copy).
-func (s *Settings) Chain() []string { return append([]string(nil), s.chain...) }
+func (s *Settings) Chain() []string { return slices.Clone(s.chain) }
+
+// DefaultChain returns the name of every source Load was given, in default
+// chain order (each descriptor's Order).
+func (s *Settings) DefaultChain() []string { return defaultChain(s.sources) }
+
+// Value returns the value of setting key (e.g. "oauth.login_timeout"), of
+// the type its declaration gives it, or nil for a key no source declared.
+func (s *Settings) Value(key string) any { return s.values[key] }
 
 // Interactive reports whether the settings were loaded for a session that
 // may prompt (LoadOptions.Interactive).
@@ -174,41 +101,158 @@ func (s *Settings) Interactive() bool { return s.interactive }
 // Getenv reads the environment the settings were loaded with.
 func (s *Settings) Getenv(name string) string { return s.getenv(name) }
 
-// CredentialVariables returns the names of every variable that carries a
-// credential or points at one (tokens, keys, descriptors), as configured.
-// credchain exec removes them from a child's environment.
-func (s *Settings) CredentialVariables() []string {
-	v := s.Variables
-	return []string{v.AuthToken, v.APIKey, v.APIKeyFD, v.OAuthToken, v.OAuthTokenFD}
+// SecretVariables returns the names of every variable that carries a
+// credential or points at one (tokens, keys, descriptors), as the sources
+// declare them (Variable.Secret) — the configured name and the default one
+// when renamed — and the CREDCHAIN_ variables of settings that may hold a
+// secret (Setting.Secret). credchain exec removes them from a child's
+// environment.
+func (s *Settings) SecretVariables() []string {
+	var out []string
+	add := func(name string) {
+		if name != "" && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	for _, d := range s.sources {
+		for _, v := range d.Variables {
+			if v.Secret {
+				add(v.Name)
+				if v.Key != "" {
+					add(s.variable(v.Key))
+				}
+			}
+		}
+	}
+	for _, k := range s.defs {
+		if k.secret {
+			add(EnvName(k.name))
+		}
+	}
+	return out
+}
+
+// variable is the configured name of the variable declared with key.
+func (s *Settings) variable(key string) string {
+	name, _ := s.values[variablesSection+"."+key].(string)
+	return name
+}
+
+// EnabledSources returns the sources of the chain that are turned on, as
+// their descriptors' Enabled tells without building them (a source without
+// Enabled counts as on), highest first.
+func (s *Settings) EnabledSources() []string {
+	var on []string
+	for _, name := range s.chain {
+		d := s.descriptor(name)
+		if d.Enabled == nil || d.Enabled(s.input(d)) {
+			on = append(on, name)
+		}
+	}
+	return on
+}
+
+func (s *Settings) descriptor(name string) *source.Descriptor {
+	for i := range s.sources {
+		if s.sources[i].Name == name {
+			return &s.sources[i]
+		}
+	}
+	return nil
+}
+
+// applyCore copies the core keys' values into the typed fields.
+func (s *Settings) applyCore() {
+	v := s.values
+	s.chain = v["chain"].([]string)
+	s.Refresh.Window = v["refresh.window"].(time.Duration)
+	s.Store = StoreSettings{
+		Backend: v["store.backend"].(string), Dir: v["store.dir"].(string), Service: v["store.service"].(string),
+		Timeout: v["store.timeout"].(time.Duration), KeyCtlScope: v["store.keyctl_scope"].(string),
+	}
+	s.Git.Hosts = v["git.hosts"].([]string)
+	s.Docker.Servers = v["docker.servers"].([]string)
 }
 
 func defaultSettings() Settings {
 	return Settings{
-		chain:               DefaultChain(),
-		Refresh:             RefreshSettings{Window: resolver.DefaultRefreshWindow},
-		Store:               StoreSettings{Backend: "auto", Service: cache.DefaultService, Timeout: cache.DefaultTimeout, KeyCtlScope: "user"},
-		APIKeyHelperTTL:     5 * time.Minute,
-		APIKeyHelperTimeout: 10 * time.Minute,
-		Variables: Variables{
-			AuthToken:          "ANTHROPIC_AUTH_TOKEN",
-			APIKey:             "ANTHROPIC_API_KEY",
-			APIKeyFD:           "CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR",
-			OAuthToken:         "CLAUDE_CODE_OAUTH_TOKEN",
-			OAuthTokenFD:       "CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR",
-			APIKeyHelperTTLMs:  "CLAUDE_CODE_API_KEY_HELPER_TTL_MS",
-			UseBedrock:         "CLAUDE_CODE_USE_BEDROCK",
-			UseVertex:          "CLAUDE_CODE_USE_VERTEX",
-			BedrockBearerToken: "AWS_BEARER_TOKEN_BEDROCK",
-		},
-		OAuth: OAuthSettings{
-			Scopes:       []string{"openid", "offline_access"},
-			Redirect:     "auto",
-			LoginTimeout: 5 * time.Minute,
-		},
-		AWS: AWSSettings{AuthRefreshTimeout: 3 * time.Minute},
-		GCP: GCPSettings{
-			Scopes:             []string{"https://www.googleapis.com/auth/cloud-platform"},
-			AuthRefreshTimeout: 3 * time.Minute,
-		},
+		Refresh: RefreshSettings{Window: resolver.DefaultRefreshWindow},
+		Store:   StoreSettings{Backend: "auto", Service: cache.DefaultService, Timeout: cache.DefaultTimeout, KeyCtlScope: "user"},
 	}
+}
+
+// input is what one source is built from: a source.Input over the settings.
+type input struct {
+	s *Settings
+	d *source.Descriptor
+}
+
+func (s *Settings) input(d *source.Descriptor) input { return input{s: s, d: d} }
+
+// Decode implements source.Input with mapstructure: the values are already
+// of their declared types, so it only places them in the tagged fields.
+func (in input) Decode(into any) error {
+	m := make(map[string]any, len(in.d.Settings))
+	for _, st := range in.d.Settings {
+		key := st.Key
+		if in.d.Section != "" {
+			key = in.d.Section + "." + st.Key
+		}
+		m[st.Key] = cloneValue(in.s.values[key])
+	}
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{Result: into, TagName: "mapstructure"})
+	if err != nil {
+		return fmt.Errorf("config: source %s: %w", in.d.Name, err)
+	}
+	if err := dec.Decode(m); err != nil {
+		return fmt.Errorf("config: source %s: decoding its settings: %w", in.d.Name, err)
+	}
+	return nil
+}
+
+func cloneValue(v any) any {
+	switch v := v.(type) {
+	case []string:
+		return slices.Clone(v)
+	case map[string]string:
+		return maps.Clone(v)
+	}
+	return v
+}
+
+// Variable implements source.Input.
+func (in input) Variable(key string) string {
+	if name := in.s.variable(key); name != "" {
+		return name
+	}
+	for _, v := range in.d.Variables {
+		if v.Key == key {
+			return v.Name
+		}
+	}
+	return ""
+}
+
+// Getenv implements source.Input.
+func (in input) Getenv(name string) string { return in.s.getenv(name) }
+
+// Interactive implements source.Input.
+func (in input) Interactive() bool { return in.s.interactive }
+
+// Output implements source.Input: the terminal in an interactive session,
+// else nil (the source puts a command's output in its error).
+func (in input) Output() io.Writer {
+	if in.s.interactive {
+		return in.s.output
+	}
+	return nil
+}
+
+// sectionOf is the section of a dotted key ("" for a top-level one).
+func sectionOf(key string) string {
+	section, _, ok := strings.Cut(key, ".")
+	if !ok {
+		return ""
+	}
+	return section
 }

@@ -39,8 +39,12 @@ const (
 const OOBRedirectURI = "urn:ietf:wg:oauth:2.0:oob"
 
 // DefaultScopes are requested from an OpenID provider (Config.Issuer set)
-// when Config.Scopes is empty.
-const DefaultScopes = "openid email offline_access"
+// when Config.Scopes is empty; the config package's default for
+// oauth.scopes is the same list. offline_access asks for a refresh token.
+const DefaultScopes = "openid offline_access"
+
+// scopeOffline is the OpenID Connect scope that asks for a refresh token.
+const scopeOffline = "offline_access"
 
 // DefaultLoginTimeout bounds how long Login waits for the person.
 const DefaultLoginTimeout = 5 * time.Minute
@@ -83,8 +87,19 @@ type Config struct {
 	CallbackPort int
 	// AuthParams are extra authorize-request parameters
 	// (oauth.authorize_params), e.g. connector_id or login_hint. They cannot
-	// override the PKCE, state, client_id, redirect_uri or scope parameters.
+	// override the PKCE, state, nonce, client_id, redirect_uri or scope
+	// parameters. A "prompt" set here replaces the automatic prompt=consent.
 	AuthParams map[string]string
+	// NoConsentPrompt turns off prompt=consent, which is otherwise sent
+	// whenever offline_access is requested (OpenID Connect Core §11: a
+	// provider may grant offline access only with it) unless discovery's
+	// prompt_values_supported lists no "consent". Setting
+	// oauth.no_consent_prompt.
+	NoConsentPrompt bool
+	// DeviceAuthURL is the RFC 8628 device authorization endpoint
+	// (oauth.device_authorization_url); from discovery's
+	// device_authorization_endpoint when empty.
+	DeviceAuthURL string
 	// HTTPClient is used for discovery, token and revocation calls
 	// (http.DefaultClient's transport with a timeout when nil).
 	HTTPClient *http.Client
@@ -96,8 +111,20 @@ type Config struct {
 // reservedParams are the authorize parameters credchain sets itself.
 var reservedParams = []string{
 	"response_type", "client_id", "redirect_uri", "scope", "state",
-	"code_challenge", "code_challenge_method",
+	"code_challenge", "code_challenge_method", "nonce", "request_uri",
 }
+
+// ErrInvalidSettings is matched (errors.Is) by the error New returns for bad
+// settings. Its text is left out of the message: every problem already
+// names its oauth.* key, and the config layer adds its own prefix.
+var ErrInvalidSettings = errors.New("invalid oauth settings")
+
+// settingsError is the list of bad settings; it matches ErrInvalidSettings.
+type settingsError struct{ err error }
+
+func (e *settingsError) Error() string        { return e.err.Error() }
+func (e *settingsError) Unwrap() error        { return e.err }
+func (e *settingsError) Is(target error) bool { return target == ErrInvalidSettings }
 
 // SplitScopes splits a scopes setting written with spaces and/or commas.
 func SplitScopes(s string) []string {
@@ -119,6 +146,7 @@ func (c *Config) validate() error {
 	for _, u := range []struct{ key, val string }{
 		{"oauth.issuer", c.Issuer}, {"oauth.authorize_url", c.AuthorizeURL},
 		{"oauth.token_url", c.TokenURL}, {"oauth.revocation_url", c.RevocationURL},
+		{"oauth.device_authorization_url", c.DeviceAuthURL},
 	} {
 		if u.val == "" {
 			continue
@@ -149,7 +177,7 @@ func (c *Config) validate() error {
 		c.RequestTimeout = DefaultRequestTimeout
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("oauth: invalid settings: %w", errors.Join(errs...))
+		return &settingsError{errors.Join(errs...)}
 	}
 	return nil
 }
@@ -174,6 +202,13 @@ type endpoints struct {
 	Authorize  string
 	Token      string
 	Revocation string
+	// Device is the RFC 8628 device authorization endpoint ("" when the
+	// provider has none).
+	Device string
+	// PAR is the RFC 9126 pushed authorization request endpoint.
+	PAR string
+	// Doc is the discovery document, nil without an issuer.
+	Doc *discoveryDoc
 }
 
 // discoveryDoc is the part of an OpenID provider configuration credchain
@@ -184,18 +219,28 @@ type discoveryDoc struct {
 	TokenEndpoint         string   `json:"token_endpoint"`
 	RevocationEndpoint    string   `json:"revocation_endpoint"`
 	CodeChallengeMethods  []string `json:"code_challenge_methods_supported"`
+	// DeviceEndpoint is RFC 8628's device_authorization_endpoint.
+	DeviceEndpoint string `json:"device_authorization_endpoint"`
+	// PAREndpoint is RFC 9126's pushed_authorization_request_endpoint.
+	PAREndpoint string `json:"pushed_authorization_request_endpoint"`
+	// PromptValues is prompt_values_supported (OpenID Connect Prompt
+	// Create 1.0); nil when the provider does not publish it.
+	PromptValues []string `json:"prompt_values_supported"`
+	// IssParameter is RFC 9207's
+	// authorization_response_iss_parameter_supported.
+	IssParameter bool `json:"authorization_response_iss_parameter_supported"`
 }
 
 // ErrMissingSettings is matched by the error Login returns when the oauth
 // settings do not say where to log in.
-var ErrMissingSettings = errors.New("oauth: settings missing")
+var ErrMissingSettings = errors.New("settings missing")
 
 // resolveEndpoints returns the configured endpoints, discovering what is not
 // set explicitly. The discovery result is kept for the Source's lifetime.
 func (s *Source) resolveEndpoints(ctx context.Context) (endpoints, error) {
 	c := &s.cfg
-	ep := endpoints{Issuer: c.Issuer, Authorize: c.AuthorizeURL, Token: c.TokenURL, Revocation: c.RevocationURL}
-	if ep.Authorize != "" && ep.Token != "" && (ep.Revocation != "" || c.Issuer == "") {
+	ep := endpoints{Issuer: c.Issuer, Authorize: c.AuthorizeURL, Token: c.TokenURL, Revocation: c.RevocationURL, Device: c.DeviceAuthURL}
+	if ep.Authorize != "" && ep.Token != "" && c.Issuer == "" {
 		return ep, nil
 	}
 	if c.Issuer == "" {
@@ -221,6 +266,11 @@ func (s *Source) resolveEndpoints(ctx context.Context) (endpoints, error) {
 	if ep.Revocation == "" {
 		ep.Revocation = doc.RevocationEndpoint
 	}
+	if ep.Device == "" {
+		ep.Device = doc.DeviceEndpoint
+	}
+	ep.PAR = doc.PAREndpoint
+	ep.Doc = doc
 	return ep, nil
 }
 
@@ -235,42 +285,48 @@ func (s *Source) discover(ctx context.Context) (*discoveryDoc, error) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, where, nil)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: discovery %s: %w", where, err)
+		return nil, fmt.Errorf("discovery %s: %w", where, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := s.httpClient().Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: discovery %s (from oauth.issuer): %w", where, err)
+		return nil, fmt.Errorf("discovery %s (from oauth.issuer): %w", where, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("oauth: discovery %s: reading the answer: %w", where, err)
+		return nil, fmt.Errorf("discovery %s: reading the answer: %w", where, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("oauth: discovery %s answered HTTP %d; check oauth.issuer", where, resp.StatusCode)
+		return nil, fmt.Errorf("discovery %s answered HTTP %d; check oauth.issuer", where, resp.StatusCode)
 	}
 	var doc discoveryDoc
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("oauth: discovery %s: the answer is not an OpenID provider configuration: %w", where, err)
+		return nil, fmt.Errorf("discovery %s: the answer is not an OpenID provider configuration: %w", where, err)
 	}
 	if strings.TrimSuffix(doc.Issuer, "/") != strings.TrimSuffix(s.cfg.Issuer, "/") {
-		return nil, fmt.Errorf("oauth: discovery %s names issuer %q, not the configured oauth.issuer %q", where, doc.Issuer, s.cfg.Issuer)
+		return nil, fmt.Errorf("discovery %s names issuer %q, not the configured oauth.issuer %q", where, doc.Issuer, s.cfg.Issuer)
 	}
 	for _, u := range []struct{ key, val string }{
 		{"authorization_endpoint", doc.AuthorizationEndpoint}, {"token_endpoint", doc.TokenEndpoint},
 	} {
 		if err := checkHTTPURL(u.val); err != nil {
-			return nil, fmt.Errorf("oauth: discovery %s: %s: %w", where, u.key, err)
+			return nil, fmt.Errorf("discovery %s: %s: %w", where, u.key, err)
 		}
 	}
-	if doc.RevocationEndpoint != "" {
-		if err := checkHTTPURL(doc.RevocationEndpoint); err != nil {
-			return nil, fmt.Errorf("oauth: discovery %s: revocation_endpoint: %w", where, err)
+	for _, u := range []struct{ key, val string }{
+		{"revocation_endpoint", doc.RevocationEndpoint}, {"device_authorization_endpoint", doc.DeviceEndpoint},
+		{"pushed_authorization_request_endpoint", doc.PAREndpoint},
+	} {
+		if u.val == "" {
+			continue
+		}
+		if err := checkHTTPURL(u.val); err != nil {
+			return nil, fmt.Errorf("discovery %s: %s: %w", where, u.key, err)
 		}
 	}
 	if len(doc.CodeChallengeMethods) > 0 && !slices.Contains(doc.CodeChallengeMethods, "S256") {
-		return nil, fmt.Errorf("oauth: provider %s does not support PKCE with S256 (code_challenge_methods_supported: %v); credchain never uses plain", s.cfg.Issuer, doc.CodeChallengeMethods)
+		return nil, fmt.Errorf("provider %s does not support PKCE with S256 (code_challenge_methods_supported: %v); credchain never uses plain", s.cfg.Issuer, doc.CodeChallengeMethods)
 	}
 	s.disco = &doc
 	return &doc, nil

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,15 +49,7 @@ func httpBrowser(t *testing.T, user testenv.DexUser) (func(context.Context, stri
 
 func newSource(t *testing.T, d *testenv.Dex, mod func(*oauthpkce.Config)) *oauthpkce.Source {
 	t.Helper()
-	cfg := oauthpkce.Config{Issuer: d.Issuer, ClientID: d.ClientID, Scopes: loginScopes, Redirect: oauthpkce.RedirectLoopback}
-	if mod != nil {
-		mod(&cfg)
-	}
-	src, err := oauthpkce.New(cfg)
-	if err != nil {
-		t.Fatalf("oauthpkce.New: %v", err)
-	}
-	return src
+	return sourceFor(t, oauthpkce.Config{Issuer: d.Issuer, ClientID: d.ClientID, Scopes: loginScopes, Redirect: oauthpkce.RedirectLoopback}, mod)
 }
 
 // login logs user in through the loopback redirect and checks the page.
@@ -657,5 +650,87 @@ func TestChromiumLogin(t *testing.T) {
 	}
 	if q := d.Proxy.AuthorizeRequests(); len(q) == 0 || q[0].Get("code_challenge_method") != "S256" {
 		t.Errorf("authorize requests %v", q)
+	}
+}
+
+// TestDeviceLoginDex: `login --device` against Dex's device flow (RFC
+// 8628), approved through Dex's own verification page and password form.
+// The poller honours Dex's 5 s interval (Dex answers a poll that comes
+// sooner with slow_down), the login has a refresh token, and the stored
+// login then refreshes like any other.
+func TestDeviceLoginDex(t *testing.T) {
+	testenv.Hermetic(t)
+	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	src := newSource(t, d, nil)
+	user := d.User(t, "alice")
+	if ok, err := src.DeviceAvailable(context.Background()); !ok || err != nil {
+		t.Fatalf("DeviceAvailable = %v, %v: Dex advertises a device endpoint", ok, err)
+	}
+	var out testenv.SyncBuffer
+	pages := make(chan string, 1)
+	codeLine := regexp.MustCompile(`enter the code:\s+(\S+)`)
+	uriLine := regexp.MustCompile(`(?m)^\s+(http\S+/device)$`)
+	cred, err := src.Login(context.Background(), oauthpkce.LoginOptions{Out: &out, Device: true, OnWaiting: func() {
+		code, uri := codeLine.FindStringSubmatch(out.String()), uriLine.FindStringSubmatch(out.String())
+		if code == nil || uri == nil {
+			pages <- "no user code or verification URI in the output"
+			return
+		}
+		go func() {
+			page, err := testenv.DexDeviceApprove(context.Background(), uri[1], code[1], user)
+			if err != nil {
+				page = err.Error()
+			}
+			pages <- page
+		}()
+	}})
+	if err != nil {
+		t.Fatalf("device login: %v\n%s", err, out.String())
+	}
+	if page := <-pages; !strings.Contains(page, "Login Successful") {
+		t.Fatalf("Dex's approval page: %q", page)
+	}
+	if !strings.Contains(out.String(), "/device?user_code=") {
+		t.Errorf("output lacks the complete verification URI:\n%s", out.String())
+	}
+	if cred.Refresh.IsZero() || cred.Meta[oauthpkce.MetaEmail] != user.Email {
+		t.Fatalf("credential %v meta %v", cred, cred.Meta)
+	}
+	for _, c := range d.Proxy.TokenCalls("urn:ietf:params:oauth:grant-type:device_code") {
+		if c.Error == "slow_down" {
+			t.Errorf("device poll answered slow_down: %+v", c)
+		}
+	}
+	st := cache.NewMemory()
+	events := testenv.NewEvents()
+	r := newResolver(t, src, st, events, nil)
+	if err := r.Store(context.Background(), cred); err != nil {
+		t.Fatal(err)
+	}
+	kick(t, r, cred)
+	events.WaitWithin(t, resolver.EventRefreshed, 10*time.Second)
+	c, err := r.Resolve(context.Background())
+	if err != nil || c.SameSecret(cred) || userinfo(t, d, c) != http.StatusOK {
+		t.Fatalf("after the refresh: %v, %v", c, err)
+	}
+}
+
+// TestWrongClientDex: Dex shows its error page for an unknown client; the
+// terminal has said that such a page means wrong settings and how to
+// cancel, and cancelling ends the login.
+func TestWrongClientDex(t *testing.T) {
+	testenv.Hermetic(t)
+	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	src := newSource(t, d, func(c *oauthpkce.Config) { c.ClientID = "not-registered" })
+	page, out, err := cancelAtErrorPage(t, src)
+	// Dex v2.45.1 answers an unknown client_id with a 404 error page.
+	if page.status/100 != 4 || !strings.Contains(page.body, "client_id") {
+		t.Errorf("Dex's page for an unknown client: %d %.300s", page.status, page.body)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Login: %v, want the cancellation", err)
+	}
+	if !strings.Contains(out, "error page") || !strings.Contains(out, "Ctrl-C") {
+		t.Errorf("terminal output %q", out)
 	}
 }

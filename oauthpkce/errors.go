@@ -19,16 +19,33 @@ import (
 // Sentinel errors of the login flow, for callers that branch on them.
 var (
 	// ErrLoginTimeout: nobody completed the login within the timeout.
-	ErrLoginTimeout = errors.New("oauth: login timed out")
+	ErrLoginTimeout = errors.New("login timed out")
 	// ErrStateMismatch: a callback or pasted code carried another state
 	// (a stale tab, or a forged request); it is refused and the flow keeps
 	// waiting.
-	ErrStateMismatch = errors.New("oauth: state mismatch")
+	ErrStateMismatch = errors.New("state mismatch")
 	// ErrPortInUse: the configured loopback callback port is taken.
-	ErrPortInUse = errors.New("oauth: callback port in use")
+	ErrPortInUse = errors.New("callback port in use")
 	// ErrNonInteractive: a login needs a person, and this run cannot reach
 	// one (--non-interactive, CI set, or no terminal and no $BROWSER).
-	ErrNonInteractive = errors.New("oauth: login needs a person at a browser, and this run is non-interactive")
+	ErrNonInteractive = errors.New("login needs a person at a browser, and this run is non-interactive")
+	// ErrIssuerMismatch: the authorization response's iss (RFC 9207) is
+	// missing where the provider advertises it, or names another issuer
+	// (a mix-up attack, or a redirect from another provider's login).
+	ErrIssuerMismatch = errors.New("authorization response from the wrong issuer")
+	// ErrIDTokenInvalid: the ID token of a login does not belong to it
+	// (nonce, issuer or audience differ, or it has expired).
+	ErrIDTokenInvalid = errors.New("the ID token does not match this login")
+	// ErrClientRejected: the provider refused the authorization request
+	// before anyone logged in (unknown client, unregistered redirect URI):
+	// the settings are wrong.
+	ErrClientRejected = errors.New("the provider refused the authorization request")
+	// ErrDeviceExpired: nobody approved a device login before its user
+	// code expired (RFC 8628 expired_token).
+	ErrDeviceExpired = errors.New("the device code expired")
+	// ErrNoDeviceEndpoint: --device was asked for, and the provider has no
+	// device authorization endpoint.
+	ErrNoDeviceEndpoint = errors.New("the provider has no device authorization endpoint")
 )
 
 // AuthorizeError is the provider's error redirect (RFC 6749 §4.1.2.1), e.g.
@@ -39,7 +56,7 @@ type AuthorizeError struct {
 }
 
 func (e *AuthorizeError) Error() string {
-	s := "oauth: the provider refused the login: " + e.Code
+	s := "the provider refused the login: " + e.Code
 	if e.Description != "" {
 		s += ": " + e.Description
 	}
@@ -64,11 +81,37 @@ type TokenError struct {
 	Retry time.Duration
 	// Err is the cause: resolver.ErrLoginRequired or a network error.
 	Err error
+	// At is when the answer came.
+	At time.Time
+}
+
+// RecordMeta implements resolver.RecordNoter: when the refresh token was
+// refused, the record keeps when and how, so later runs can say why the
+// login has no refresh token.
+func (e *TokenError) RecordMeta() map[string]string {
+	if !errors.Is(e.Err, resolver.ErrLoginRequired) {
+		return nil
+	}
+	what := e.At.UTC().Format(time.RFC3339)
+	if e.Status != 0 {
+		what += fmt.Sprintf(" (HTTP %d", e.Status)
+		if e.Code != "" {
+			what += " " + e.Code
+		}
+		if e.Description != "" {
+			what += ": " + e.Description
+		}
+		what += ")"
+	}
+	return map[string]string{
+		MetaRefreshRefused: what,
+		MetaRefresh:        "refresh token refused by the provider at " + e.At.UTC().Format(time.RFC3339) + "; login required once the access token expires",
+	}
 }
 
 func (e *TokenError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "oauth: %s at token endpoint %s", e.Op, e.Endpoint)
+	fmt.Fprintf(&b, "%s at token endpoint %s", e.Op, e.Endpoint)
 	if e.Status != 0 {
 		fmt.Fprintf(&b, ": HTTP %d", e.Status)
 	}
@@ -107,7 +150,7 @@ var loginRequiredCodes = map[string]bool{"invalid_grant": true, "invalid_request
 // classify turns an error from golang.org/x/oauth2 into a TokenError without
 // ever quoting the response body (it may echo a secret).
 func classify(op, endpoint string, err error, rec *responseRecorder, secrets ...string) error {
-	te := &TokenError{Op: op, Endpoint: endpoint}
+	te := &TokenError{Op: op, Endpoint: endpoint, At: time.Now()}
 	var re *oauth2.RetrieveError
 	switch {
 	case errors.As(err, &re):

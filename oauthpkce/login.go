@@ -8,7 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"html/template"
+	"html"
 	"io"
 	"maps"
 	"net"
@@ -45,6 +45,11 @@ type LoginOptions struct {
 	// OnWaiting is called once the URL is shown and the flow waits (the
 	// CLI starts its spinner).
 	OnWaiting func()
+	// Device runs the device authorization grant (RFC 8628) instead of the
+	// browser flow: the person approves the login on another device, so
+	// nothing opens a browser or listens here. Timeout, when set, bounds
+	// the wait; otherwise the user code's own expiry does.
+	Device bool
 }
 
 // callback is one authorization response, from the loopback listener or
@@ -52,15 +57,38 @@ type LoginOptions struct {
 type callback struct {
 	code    string
 	authErr *AuthorizeError
+	// err ends the login: the response came from the wrong issuer.
+	err error
 	// reply, for the loopback listener, receives the outcome of the code
 	// exchange so the browser page can say whether login succeeded.
 	reply chan error
 }
 
-// Login runs the authorization code flow with PKCE (S256) and returns the
-// new credential, not yet stored: pass it to resolver.Resolver.Store. It
-// never logs or prints the code or a token.
+// failure is the error that ends the login with this response, if any.
+func (cb callback) failure() error {
+	if cb.err != nil {
+		return cb.err
+	}
+	if cb.authErr != nil {
+		return cb.authErr
+	}
+	return nil
+}
+
+// Login runs the authorization code flow with PKCE (S256), or with
+// LoginOptions.Device the device authorization grant (RFC 8628), and
+// returns the new credential, not yet stored: pass it to
+// resolver.Resolver.Store. It never logs or prints the code or a token.
+// Every error it returns starts with "oauth: ".
 func (s *Source) Login(ctx context.Context, opts LoginOptions) (*resolver.Credential, error) {
+	cred, err := s.login(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: %w", err)
+	}
+	return cred, nil
+}
+
+func (s *Source) login(ctx context.Context, opts LoginOptions) (*resolver.Credential, error) {
 	out := opts.Out
 	if out == nil {
 		out = io.Discard
@@ -79,8 +107,13 @@ func (s *Source) Login(ctx context.Context, opts LoginOptions) (*resolver.Creden
 	if err != nil {
 		return nil, err
 	}
+	scopes := s.scopes()
+	if opts.Device {
+		return s.deviceLogin(parent, ep, scopes, opts, out)
+	}
 
 	f := &flow{state: randomState(), results: make(chan callback), done: make(chan struct{})}
+	f.iss, f.issRequired = ep.responseIssuer()
 	defer close(f.done)
 	verifier := oauth2.GenerateVerifier()
 
@@ -107,27 +140,44 @@ func (s *Source) Login(ctx context.Context, opts LoginOptions) (*resolver.Creden
 			return nil, fmt.Errorf("%w: oauth.redirect is paste but oauth.paste_redirect_uri is not set (a provider page that shows the code, or %s)", ErrMissingSettings, OOBRedirectURI)
 		}
 		if opts.Paste == nil {
-			return nil, errors.New("oauth: the paste flow needs a terminal to paste the code into")
+			return nil, errors.New("the paste flow needs a terminal to paste the code into")
 		}
 		redirectURI = s.cfg.PasteRedirectURI
 	}
 
-	scopes := s.cfg.Scopes
-	if len(scopes) == 0 && s.cfg.Issuer != "" {
-		// An OpenID provider issues a refresh token only for offline_access.
-		scopes = SplitScopes(DefaultScopes)
-	}
 	conf := &oauth2.Config{
 		ClientID:    s.cfg.ClientID,
 		Endpoint:    oauth2.Endpoint{AuthURL: ep.Authorize, TokenURL: ep.Token, AuthStyle: oauth2.AuthStyleInParams},
 		RedirectURL: redirectURI,
 		Scopes:      scopes,
 	}
+	asked := s.authRequest(ep, scopes)
 	authOpts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
+	if asked.nonce != "" {
+		authOpts = append(authOpts, oauth2.SetAuthURLParam("nonce", asked.nonce))
+	}
+	if asked.consent {
+		authOpts = append(authOpts, oauth2.SetAuthURLParam("prompt", "consent"))
+	}
 	for _, k := range slices.Sorted(maps.Keys(s.cfg.AuthParams)) {
 		authOpts = append(authOpts, oauth2.SetAuthURLParam(k, s.cfg.AuthParams[k]))
 	}
 	authURL := conf.AuthCodeURL(f.state, authOpts...)
+	// Where the provider takes pushed authorization requests (RFC 9126),
+	// the request goes there first: a wrong client id or redirect URI is
+	// refused here, in the terminal, instead of on a browser error page.
+	checked := false
+	if ep.PAR != "" {
+		pushed, err := s.pushAuthorization(ctx, ep, authURL)
+		switch {
+		case err == nil:
+			authURL, checked = pushed, true
+		case errors.Is(err, ErrClientRejected):
+			return nil, err
+		default:
+			fmt.Fprintf(out, "Could not check the settings with the provider first (%v); continuing.\n", err)
+		}
+	}
 
 	if opts.Paste != nil {
 		go f.readPasted(opts.Paste, out)
@@ -140,6 +190,9 @@ func (s *Source) Login(ctx context.Context, opts LoginOptions) (*resolver.Creden
 	} else {
 		fmt.Fprintf(out, "Waiting for the browser to return to %s.\n", redirectURI)
 	}
+	if !checked {
+		fmt.Fprintf(out, "If the browser shows the provider's error page instead of a login (unknown client, unregistered redirect URI), the settings are wrong: check oauth.client_id and oauth.issuer, and press Ctrl-C here to cancel.\n")
+	}
 	if opts.OpenBrowser != nil {
 		if err := opts.OpenBrowser(ctx, authURL); err != nil {
 			fmt.Fprintf(out, "Could not open a browser (%v); open the URL above by hand.\n", err)
@@ -151,13 +204,13 @@ func (s *Source) Login(ctx context.Context, opts LoginOptions) (*resolver.Creden
 
 	select {
 	case cb := <-f.results:
-		if cb.authErr != nil {
+		if err := cb.failure(); err != nil {
 			if cb.reply != nil {
-				cb.reply <- cb.authErr
+				cb.reply <- err
 			}
-			return nil, cb.authErr
+			return nil, err
 		}
-		cred, err := s.exchange(ctx, conf, ep, cb.code, verifier)
+		cred, err := s.exchange(ctx, conf, ep, cb.code, verifier, asked)
 		if cb.reply != nil {
 			cb.reply <- err
 		}
@@ -166,12 +219,12 @@ func (s *Source) Login(ctx context.Context, opts LoginOptions) (*resolver.Creden
 		if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, fmt.Errorf("%w: no browser redirect or pasted code within %v (--timeout)", ErrLoginTimeout, timeout)
 		}
-		return nil, fmt.Errorf("oauth: login: %w", ctx.Err())
+		return nil, fmt.Errorf("login: %w", ctx.Err())
 	}
 }
 
 // exchange redeems the code with the PKCE verifier.
-func (s *Source) exchange(ctx context.Context, conf *oauth2.Config, ep endpoints, code, verifier string) (*resolver.Credential, error) {
+func (s *Source) exchange(ctx context.Context, conf *oauth2.Config, ep endpoints, code, verifier string, asked authRequest) (*resolver.Credential, error) {
 	rec := &responseRecorder{}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
@@ -179,6 +232,19 @@ func (s *Source) exchange(ctx context.Context, conf *oauth2.Config, ep endpoints
 	tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		return nil, classify("code exchange", ep.Token, err, rec, code, verifier)
+	}
+	return s.loginCredential(tok, conf, ep, rec, asked)
+}
+
+// loginCredential checks a login's token response (the ID token belongs to
+// this login) and builds the credential, with the reason when the provider
+// issued no refresh token.
+func (s *Source) loginCredential(tok *oauth2.Token, conf *oauth2.Config, ep endpoints, rec *responseRecorder, asked authRequest) (*resolver.Credential, error) {
+	now := time.Now()
+	if idt, ok := tok.Extra("id_token").(string); ok && idt != "" {
+		if err := verifyIDToken(idt, ep.issuer(), conf.ClientID, asked.nonce, now); err != nil {
+			return nil, err
+		}
 	}
 	meta := map[string]string{
 		MetaClientID:   conf.ClientID,
@@ -194,7 +260,16 @@ func (s *Source) exchange(ctx context.Context, conf *oauth2.Config, ep endpoints
 	if len(conf.Scopes) > 0 {
 		meta[MetaScopes] = strings.Join(conf.Scopes, " ")
 	}
-	return s.credential(tok, ep.Token, rec, meta, time.Now())
+	cred, err := s.credential(tok, ep.Token, rec, meta, now)
+	if err != nil {
+		return nil, err
+	}
+	if cred.Refresh.IsZero() {
+		granted, _ := tok.Extra("scope").(string)
+		cred.Meta[MetaNoRefreshReason] = asked.noRefreshReason(conf.ClientID, granted)
+		cred.Meta[MetaRefresh] = noRefreshStatus(cred.Expiry)
+	}
+	return cred, nil
 }
 
 func randomState() string {
@@ -212,7 +287,7 @@ func listenLoopback(port int) (net.Listener, error) {
 	if port != 0 && errors.Is(err, syscall.EADDRINUSE) {
 		return nil, fmt.Errorf("%w: %s (oauth.callback_port) is used by another program; stop it, pick another port, or set oauth.callback_port to 0 for a free one", ErrPortInUse, addr)
 	}
-	return nil, fmt.Errorf("oauth: listening on %s for the browser's redirect: %w", addr, err)
+	return nil, fmt.Errorf("listening on %s for the browser's redirect: %w", addr, err)
 }
 
 // flow is the state shared by the loopback listener and the paste reader
@@ -222,6 +297,11 @@ type flow struct {
 	host    string // the listener's host:port, checked against Host
 	results chan callback
 	done    chan struct{}
+
+	// iss is the issuer an RFC 9207 iss parameter must name ("" when
+	// unknown: no discovery); issRequired when the provider advertises it.
+	iss         string
+	issRequired bool
 }
 
 // deliver hands a result to Login unless the flow has ended.
@@ -270,7 +350,7 @@ func (f *flow) handle(w http.ResponseWriter, r *http.Request) {
 		writePage(w, http.StatusBadRequest, false, msg)
 		return
 	}
-	cb := callback{code: code, authErr: authErr, reply: make(chan error, 1)}
+	cb := callback{code: code, authErr: authErr, err: f.checkIss(r.URL.Query()), reply: make(chan error, 1)}
 	if !f.deliver(cb) {
 		writePage(w, http.StatusConflict, false, "This login has already finished; you can close this tab.")
 		return
@@ -305,11 +385,35 @@ func (f *flow) readPasted(in io.Reader, out io.Writer) {
 			fmt.Fprintf(out, "Ignored the pasted text: %v. Paste the code again.\n", err)
 			continue
 		}
-		if !f.deliver(callback{code: code, authErr: authErr}) {
-			return
+		cb := callback{code: code, authErr: authErr}
+		if u, err := url.Parse(line); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+			// A whole redirect URL carries the provider's iss; a bare
+			// code cannot, and is taken as the person's word.
+			cb.err = f.checkIss(u.Query())
 		}
+		f.deliver(cb)
 		return
 	}
+}
+
+// checkIss is the RFC 9207 mix-up defence: an authorization response must
+// name the issuer the login was sent to when the provider advertises
+// authorization_response_iss_parameter_supported, and must never name
+// another one.
+func (f *flow) checkIss(q url.Values) error {
+	got, present := q["iss"]
+	switch {
+	case f.iss == "":
+		return nil
+	case !present:
+		if f.issRequired {
+			return fmt.Errorf("%w: the provider advertises the iss parameter (RFC 9207), and the response to this login has none; it did not come from %s", ErrIssuerMismatch, f.iss)
+		}
+		return nil
+	case len(got) != 1 || got[0] != f.iss:
+		return fmt.Errorf("%w: the response names issuer %q, and this login was sent to %s (RFC 9207); it was refused", ErrIssuerMismatch, sanitize(strings.Join(got, ",")), f.iss)
+	}
+	return nil
 }
 
 // maxCodeLen bounds an authorization code; real ones are far shorter.
@@ -328,9 +432,9 @@ func parseCallback(q url.Values, want string) (code string, authErr *AuthorizeEr
 	codes := q["code"]
 	switch {
 	case len(codes) == 0 || codes[0] == "":
-		return "", nil, errors.New("oauth: the redirect has no code")
+		return "", nil, errors.New("the redirect has no code")
 	case len(codes) > 1:
-		return "", nil, errors.New("oauth: the redirect has more than one code")
+		return "", nil, errors.New("the redirect has more than one code")
 	}
 	if err := checkCode(codes[0]); err != nil {
 		return "", nil, err
@@ -343,7 +447,7 @@ func parsePasted(s, want string) (code string, authErr *AuthorizeError, err erro
 	if strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
 		u, err := url.Parse(s)
 		if err != nil {
-			return "", nil, errors.New("oauth: the pasted URL cannot be parsed")
+			return "", nil, errors.New("the pasted URL cannot be parsed")
 		}
 		return parseCallback(u.Query(), want)
 	}
@@ -364,33 +468,44 @@ func parsePasted(s, want string) (code string, authErr *AuthorizeError, err erro
 
 func checkCode(code string) error {
 	if code == "" {
-		return errors.New("oauth: the code is empty")
+		return errors.New("the code is empty")
 	}
 	if len(code) > maxCodeLen {
-		return fmt.Errorf("oauth: the code is longer than %d bytes", maxCodeLen)
+		return fmt.Errorf("the code is longer than %d bytes", maxCodeLen)
 	}
 	for _, r := range code {
 		if r <= ' ' || r == 0x7f {
-			return errors.New("oauth: the code contains spaces or control characters")
+			return errors.New("the code contains spaces or control characters")
 		}
 	}
 	return nil
 }
 
-var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+// The page the browser shows after the redirect. Written with fmt and
+// html.EscapeString rather than html/template: executing a template makes the
+// linker keep every exported method of every type (text/template calls
+// methods by name), which costs each embedder about 3 MB.
+const (
+	pageHead = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>credchain login</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em}</style></head>
-<body><h1 id="credchain-result">{{if .OK}}Login complete{{else}}Login failed{{end}}</h1>
-{{if .OK}}<p>credchain is logged in. You can close this tab and return to the terminal.</p>
-{{else}}<p id="credchain-error">{{.Message}}</p>{{end}}
+`
+	pageOK = `<body><h1 id="credchain-result">Login complete</h1>
+<p>credchain is logged in. You can close this tab and return to the terminal.</p>
 </body></html>
-`))
+`
+	pageFailed = `<body><h1 id="credchain-result">Login failed</h1>
+<p id="credchain-error">%s</p>
+</body></html>
+`
+)
 
 func writePage(w http.ResponseWriter, status int, ok bool, msg string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_ = pageTemplate.Execute(w, struct {
-		OK      bool
-		Message string
-	}{ok, msg})
+	if ok {
+		_, _ = io.WriteString(w, pageHead+pageOK)
+		return
+	}
+	_, _ = fmt.Fprintf(w, pageHead+pageFailed, html.EscapeString(msg))
 }

@@ -1,91 +1,12 @@
 package oauthpkce_test
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/credchain/credchain/cache"
 	"github.com/credchain/credchain/internal/testenv"
-	"github.com/credchain/credchain/oauthpkce"
-	"github.com/credchain/credchain/resolver"
 )
-
-// Environment of a helper process (see TestHelperResolveLoop).
-const (
-	helperEnv      = "OAUTHPKCE_TEST_HELPER"
-	helperStore    = "OAUTHPKCE_TEST_STORE_DIR"
-	helperIssuer   = "OAUTHPKCE_TEST_ISSUER"
-	helperClient   = "OAUTHPKCE_TEST_CLIENT_ID"
-	helperDuration = "OAUTHPKCE_TEST_DURATION"
-)
-
-// TestHelperResolveLoop is not a test on its own: it is the body of the
-// child processes of TestProcessesBackgroundRefresh (the os/exec idiom of
-// re-running the test binary), and returns at once in a normal run. A
-// child keeps one long-lived resolver over the shared plaintext store,
-// resolving every 20 ms with background refresh on, and prints a line per
-// token it got.
-func TestHelperResolveLoop(t *testing.T) {
-	if os.Getenv(helperEnv) != "1" {
-		return
-	}
-	dur, _ := time.ParseDuration(os.Getenv(helperDuration))
-	out := bufio.NewWriter(os.Stdout)
-	defer out.Flush()
-	fail := func(format string, args ...any) {
-		fmt.Fprintf(out, "HELPER ERR "+format+"\n", args...)
-	}
-	src, err := oauthpkce.New(oauthpkce.Config{Issuer: os.Getenv(helperIssuer), ClientID: os.Getenv(helperClient)})
-	if err != nil {
-		fail("%v", err)
-		return
-	}
-	st, err := cache.Open(context.Background(), cache.Options{Backend: "plaintext", Dir: os.Getenv(helperStore)})
-	if err != nil {
-		fail("%v", err)
-		return
-	}
-	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Store: st})
-	if err != nil {
-		fail("%v", err)
-		return
-	}
-	last := ""
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for end := time.Now().Add(dur); time.Now().Before(end); <-tick.C {
-		c, err := r.Resolve(context.Background())
-		now := time.Now()
-		if err != nil {
-			fail("resolve: %v", err)
-			continue
-		}
-		sum := sha256.Sum256([]byte(c.Token.Reveal()))
-		id := hex.EncodeToString(sum[:6])
-		if !c.Expiry.After(now) {
-			fail("resolved token %s expired at %v (now %v)", id, c.Expiry, now)
-		}
-		if id != last {
-			fmt.Fprintf(out, "HELPER TOKEN %s %d\n", id, c.Expiry.UnixNano())
-			last = id
-		}
-	}
-	if err := r.Close(); err != nil {
-		fail("close: %v", err)
-	}
-}
 
 // TestProcessesBackgroundRefresh: 8 processes, each with a long-lived
 // resolver (background refresh at half-life, as an embedding program has),
@@ -102,60 +23,10 @@ func TestProcessesBackgroundRefresh(t *testing.T) {
 	src := newSource(t, d, nil)
 	cred := login(t, src, d.User(t, "grace"))
 	loggedIn := time.Now()
-	dir := t.TempDir()
-	st, err := cache.Open(context.Background(), cache.Options{Backend: "plaintext", Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := newResolver(t, src, st, nil, func(c *resolver.Config) { c.NoBackgroundRefresh = true })
-	if err := r.Store(context.Background(), cred); err != nil {
-		t.Fatal(err)
-	}
+	dir := sharedLogin(t, src, cred)
 
-	env := append(os.Environ(), helperEnv+"=1", helperStore+"="+dir, helperIssuer+"="+d.Issuer,
-		helperClient+"="+d.ClientID, helperDuration+"="+run.String())
-	var wg sync.WaitGroup
-	outs := make([]bytes.Buffer, 8)
-	errs := make([]error, 8)
-	ctx, cancel := context.WithTimeout(context.Background(), run+time.Minute)
-	defer cancel()
-	for i := range outs {
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperResolveLoop$", "-test.count=1")
-		cmd.Env = env
-		cmd.Stdout = &outs[i]
-		cmd.Stderr = &outs[i]
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = cmd.Wait() }()
-	}
-	wg.Wait()
-
-	sum := sha256.Sum256([]byte(cred.Token.Reveal()))
-	seen := map[string]bool{hex.EncodeToString(sum[:6]): true}
-	for i, out := range outs {
-		if errs[i] != nil {
-			t.Errorf("process %d: %v\n%s", i, errs[i], out.String())
-		}
-		tokens := 0
-		for _, line := range strings.Split(out.String(), "\n") {
-			f := strings.Fields(line)
-			switch {
-			case len(f) >= 2 && f[0] == "HELPER" && f[1] == "ERR":
-				t.Errorf("process %d: %s", i, line)
-			case len(f) == 4 && f[0] == "HELPER" && f[1] == "TOKEN":
-				seen[f[2]] = true
-				tokens++
-				if _, err := strconv.ParseInt(f[3], 10, 64); err != nil {
-					t.Errorf("process %d: bad line %q", i, line)
-				}
-			}
-		}
-		if tokens < 3 {
-			t.Errorf("process %d saw %d tokens in %v of %v tokens; it did not keep refreshing:\n%s", i, tokens, run, ttl, out.String())
-		}
-	}
+	seen := runResolveChildren(t, 8, dir, d.Issuer, d.ClientID, run, 3)
+	seen[tokenID(cred.Token.Reveal())] = true
 	calls := d.Proxy.TokenCalls("refresh_token")
 	presented := map[string]bool{}
 	for _, c := range calls {

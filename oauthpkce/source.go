@@ -110,11 +110,7 @@ func (s *Source) Fetch(ctx context.Context, prev *resolver.Credential) (*resolve
 		return nil, resolver.NotConfigured("not logged in; run credchain login")
 	}
 	if prev.Refresh.IsZero() {
-		if prev.Expiry.IsZero() {
-			return nil, fmt.Errorf("oauth: the stored login has no refresh token and no expiry; run credchain login: %w", resolver.ErrLoginRequired)
-		}
-		return nil, fmt.Errorf("oauth: the stored login has no refresh token (access token valid until %s); run credchain login: %w",
-			prev.Expiry.UTC().Format(time.RFC3339), resolver.ErrLoginRequired)
+		return nil, noRefreshError(prev)
 	}
 	tokenURL, clientID, err := s.refreshEndpoint(ctx, prev)
 	if err != nil {
@@ -143,6 +139,29 @@ func (s *Source) Fetch(ctx context.Context, prev *resolver.Credential) (*resolve
 	return s.credential(tok, tokenURL, rec, meta, time.Now())
 }
 
+// noRefreshError says why a stored login cannot be refreshed: the provider
+// refused its refresh token (when, and with which error), or never issued
+// one (and why).
+func noRefreshError(prev *resolver.Credential) error {
+	until := "has no stated expiry"
+	if !prev.Expiry.IsZero() {
+		verb := "expires"
+		if !prev.Expiry.After(time.Now()) {
+			verb = "expired"
+		}
+		until = verb + " at " + prev.Expiry.UTC().Format(time.RFC3339)
+	}
+	switch {
+	case prev.Meta[MetaRefreshRefused] != "":
+		return fmt.Errorf("the provider refused the refresh token at %s; the access token %s; run credchain login: %w",
+			prev.Meta[MetaRefreshRefused], until, resolver.ErrLoginRequired)
+	case prev.Meta[MetaNoRefreshReason] != "":
+		return fmt.Errorf("the provider issued no refresh token at login (%s); the access token %s; run credchain login: %w",
+			prev.Meta[MetaNoRefreshReason], until, resolver.ErrLoginRequired)
+	}
+	return fmt.Errorf("the stored login has no refresh token; the access token %s; run credchain login: %w", until, resolver.ErrLoginRequired)
+}
+
 // refreshEndpoint is the token endpoint and client id for a refresh: those
 // recorded at login, so a refresh needs neither settings nor discovery.
 func (s *Source) refreshEndpoint(ctx context.Context, prev *resolver.Credential) (tokenURL, clientID string, err error) {
@@ -151,7 +170,7 @@ func (s *Source) refreshEndpoint(ctx context.Context, prev *resolver.Credential)
 		clientID = s.cfg.ClientID
 	}
 	if clientID == "" {
-		return "", "", errors.New("oauth: the stored login names no client id and oauth.client_id is not set; set it or run credchain login again")
+		return "", "", errors.New("the stored login names no client id and oauth.client_id is not set; set it or run credchain login again")
 	}
 	if tokenURL == "" {
 		tokenURL = s.cfg.TokenURL
@@ -159,12 +178,12 @@ func (s *Source) refreshEndpoint(ctx context.Context, prev *resolver.Credential)
 	if tokenURL == "" {
 		ep, err := s.resolveEndpoints(ctx)
 		if err != nil {
-			return "", "", fmt.Errorf("oauth: the stored login names no token endpoint: %w", err)
+			return "", "", fmt.Errorf("the stored login names no token endpoint: %w", err)
 		}
 		tokenURL = ep.Token
 	}
 	if err := checkHTTPURL(tokenURL); err != nil {
-		return "", "", fmt.Errorf("oauth: stored token endpoint: %w; run credchain login again", err)
+		return "", "", fmt.Errorf("stored token endpoint: %w; run credchain login again", err)
 	}
 	return tokenURL, clientID, nil
 }
@@ -178,6 +197,13 @@ func (s *Source) credential(tok *oauth2.Token, tokenURL string, rec *responseRec
 	if strings.ContainsAny(tok.AccessToken, "\r\n\x00") || strings.TrimSpace(tok.AccessToken) != tok.AccessToken {
 		return nil, &TokenError{Op: "token response", Endpoint: tokenURL, Status: rec.status(),
 			Description: "access_token contains whitespace or control characters and cannot be sent in a header"}
+	}
+	if tok.RefreshToken != "" {
+		// A working refresh token makes the notes about a missing one
+		// obsolete.
+		delete(meta, MetaRefresh)
+		delete(meta, MetaNoRefreshReason)
+		delete(meta, MetaRefreshRefused)
 	}
 	expiry := tok.Expiry
 	if expiry.IsZero() {
@@ -232,7 +258,7 @@ func (s *Source) Revoke(ctx context.Context, cred *resolver.Credential) error {
 		return nil
 	}
 	if err := checkHTTPURL(endpoint); err != nil {
-		return fmt.Errorf("oauth: revocation endpoint: %w", err)
+		return fmt.Errorf("revocation endpoint: %w", err)
 	}
 	form := url.Values{"client_id": {cred.Meta[MetaClientID]}}
 	if form.Get("client_id") == "" {
@@ -250,16 +276,16 @@ func (s *Source) Revoke(ctx context.Context, cred *resolver.Credential) error {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return fmt.Errorf("oauth: revoke at %s: %w", endpoint, err)
+		return fmt.Errorf("revocation endpoint %s: %w", endpoint, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := s.httpClient().Do(req)
 	if err != nil {
-		return fmt.Errorf("oauth: revoke at %s: %w", endpoint, redactErr(err, secret))
+		return fmt.Errorf("revocation endpoint %s: %w", endpoint, redactErr(err, secret))
 	}
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("oauth: revoke at %s answered HTTP %d", endpoint, resp.StatusCode)
+		return fmt.Errorf("revocation endpoint %s answered HTTP %d", endpoint, resp.StatusCode)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -530,7 +531,7 @@ func (e *entry) fetch(ctx context.Context) (cred *Credential, adopted bool, err 
 	cred, err = e.src.Fetch(ctx, prev)
 	if err != nil {
 		if errors.Is(err, ErrLoginRequired) {
-			e.clearDeadRefresh(ctx, prev, now)
+			e.clearDeadRefresh(ctx, prev, now, err)
 		}
 		return nil, false, err
 	}
@@ -552,7 +553,7 @@ func (e *entry) fetch(ctx context.Context) (cred *Credential, adopted bool, err 
 // The rest of the record stays: a still-valid access token keeps being
 // served, and every later run reports "login required" (not "not logged
 // in") with the login's details intact.
-func (e *entry) clearDeadRefresh(ctx context.Context, prev *Credential, now time.Time) {
+func (e *entry) clearDeadRefresh(ctx context.Context, prev *Credential, now time.Time, why error) {
 	if prev == nil || prev.Refresh.IsZero() {
 		return
 	}
@@ -563,6 +564,13 @@ func (e *entry) clearDeadRefresh(ctx context.Context, prev *Credential, now time
 	st := e.r.cfg.Store
 	kept := *current
 	kept.Refresh = Secret{}
+	if n := RecordNoter(nil); errors.As(why, &n) {
+		kept.Meta = maps.Clone(kept.Meta)
+		if kept.Meta == nil {
+			kept.Meta = map[string]string{}
+		}
+		maps.Copy(kept.Meta, n.RecordMeta())
+	}
 	if data, err := EncodeRecord(&kept, now); err == nil {
 		_ = st.Set(ctx, e.name, data)
 	}

@@ -47,12 +47,31 @@ type Describer interface {
 	Describe() map[string]string
 }
 
+// RecordNoter is implemented by a source's error (wrapping ErrLoginRequired)
+// that carries non-secret facts to keep in the stored record when the
+// refused refresh token is dropped, so later runs can say when and why it
+// went (the provider's error code, the time).
+type RecordNoter interface {
+	RecordMeta() map[string]string
+}
+
 // Truthy reports whether an environment value means "on", as Claude Code
 // reads CLAUDE_CODE_USE_BEDROCK and its kin: 1, true, yes or on, in any case.
 func Truthy(v string) bool {
+	on, _ := ParseBool(v)
+	return on
+}
+
+// ParseBool is the one reader of on/off values in credchain (switch
+// variables, boolean settings, CI): 1, true, yes, on mean true; 0, false,
+// no, off mean false; any case, surrounding space ignored. ok is false for
+// anything else, including "".
+func ParseBool(v string) (value, ok bool) {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "1", "true", "yes", "on":
-		return true
+		return true, true
+	case "0", "false", "no", "off":
+		return false, true
 	}
-	return false
+	return false, false
 }

@@ -12,12 +12,6 @@
 #             the same commit gives the same archives
 #   TARGETS   space-separated os/arch list (default: the five release targets)
 #   DIST      output directory (default: dist)
-#   LEAN      1: Linux and macOS archives hold the lean build (-tags
-#             credchain_lean, no cloud SDK, faster start) as credchain and the
-#             full build as credchain-cloud, which it hands Bedrock/Vertex
-#             commands to (the default); 0: the full build alone as credchain.
-#             Windows archives always hold the full build (the lean build
-#             cannot hand over there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,8 +19,6 @@ die() { echo "release: $*" >&2; exit 1; }
 
 TARGETS=${TARGETS:-"linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64"}
 DIST=${DIST:-dist}
-LEAN=${LEAN:-1}
-case $LEAN in 0 | 1) ;; *) die "LEAN must be 0 or 1, got '$LEAN'" ;; esac
 
 in_git=false
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then in_git=true; fi
@@ -79,12 +71,7 @@ for t in $TARGETS; do
 	exe=credchain
 	if [ "$goos" = windows ]; then exe=credchain.exe; fi
 	echo "release: building $t"
-	if [ "$LEAN" = 1 ] && [ "$goos" != windows ]; then
-		CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$dir/credchain-cloud" ./cmd/credchain
-		CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -trimpath -buildvcs=false -tags credchain_lean -ldflags "$ldflags" -o "$dir/$exe" ./cmd/credchain
-	else
-		CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$dir/$exe" ./cmd/credchain
-	fi
+	CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch go build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$dir/$exe" ./cmd/credchain
 	for f in README.md LICENSE docs/install.md; do
 		if [ -f "$f" ]; then cp "$f" "$dir/"; fi
 	done

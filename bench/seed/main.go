@@ -22,7 +22,9 @@ import (
 
 	"github.com/credchain/credchain/cache"
 	"github.com/credchain/credchain/config"
+	"github.com/credchain/credchain/oauthpkce"
 	"github.com/credchain/credchain/resolver"
+	"github.com/credchain/credchain/source/all"
 )
 
 func main() {
@@ -41,7 +43,7 @@ func seed(ctx context.Context) error {
 	if token == "" {
 		return errors.New("no access token on stdin")
 	}
-	s, err := config.Load(config.LoadOptions{})
+	s, err := config.Load(config.LoadOptions{Sources: all.Sources()})
 	if err != nil {
 		return err
 	}
@@ -51,7 +53,7 @@ func seed(ctx context.Context) error {
 	}
 	now := time.Now()
 	cred := &resolver.Credential{
-		Source: config.SourceOAuth, Kind: resolver.KindBearer,
+		Source: oauthpkce.Name, Kind: resolver.KindBearer,
 		Token: resolver.NewSecret(token), Refresh: resolver.NewSecret("bench-refresh-token"),
 		Expiry: now.Add(24 * time.Hour), IssuedAt: now,
 	}
@@ -59,7 +61,7 @@ func seed(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := st.Set(ctx, config.SourceOAuth, data); err != nil {
+	if err := st.Set(ctx, oauthpkce.Name, data); err != nil {
 		return fmt.Errorf("store the login in the %s store: %w", st.Backend(), err)
 	}
 	fmt.Fprintf(os.Stderr, "seed: stored an OAuth login in the %s store\n", st.Backend())

@@ -13,6 +13,7 @@ import (
 
 	"github.com/credchain/credchain/config"
 	"github.com/credchain/credchain/resolver"
+	"github.com/credchain/credchain/source/all"
 )
 
 // App is what every command needs from the outside world: the IO streams
@@ -67,7 +68,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // Run runs the command line args and returns the exit code.
 func (a *App) Run(ctx context.Context, args []string) int {
 	root := newRootCmd(a)
-	root.PersistentPreRunE = a.cloudHandover(args) // lean build only: see cloud_handover.go
 	root.SetArgs(args)
 	root.SetIn(a.In)
 	root.SetOut(a.Out)
@@ -88,14 +88,7 @@ func (a *App) Run(ctx context.Context, args []string) int {
 // Interactive reports whether credchain may prompt: stdin is a terminal,
 // CI is not set, and --non-interactive was not given.
 func (a *App) Interactive() bool {
-	if a.nonInteractive || !a.StdinTTY {
-		return false
-	}
-	switch strings.ToLower(a.Getenv("CI")) {
-	case "", "0", "false", "no", "off":
-		return true
-	}
-	return false
+	return !a.nonInteractive && a.StdinTTY && !ciSet(a.Getenv("CI"))
 }
 
 // Settings loads the settings for cmd: its flags, the environment and the
@@ -109,6 +102,7 @@ func (a *App) Settings(cmd *cobra.Command) (*config.Settings, error) {
 		Interactive: a.Interactive(),
 		Prompt:      a.Prompt,
 		Output:      a.Err,
+		Sources:     all.Sources(),
 	})
 }
 

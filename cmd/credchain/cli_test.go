@@ -15,9 +15,13 @@ import (
 	"github.com/credchain/credchain/config"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/resolver"
+	"github.com/credchain/credchain/source/all"
 )
 
 func TestMain(m *testing.M) {
+	if f := os.Getenv(fakeBrowserEnv); f != "" {
+		os.Exit(fakeBrowser(f, os.Args[len(os.Args)-1]))
+	}
 	code := m.Run()
 	testenv.RemoveCredchainBuild()
 	os.Exit(code)
@@ -43,20 +47,24 @@ func runCLI(t *testing.T, env map[string]string, stdin io.Reader, args ...string
 		stdin = strings.NewReader("")
 	}
 	var out, errb bytes.Buffer
-	a := &App{
-		In: stdin, Out: &out, Err: &errb,
-		Getenv:    func(k string) string { return full[k] },
-		LookupEnv: func(k string) (string, bool) { v, ok := full[k]; return v, ok },
+	code := testApp(full, stdin, &out, &errb).Run(context.Background(), args)
+	return result{out.String(), errb.String(), code}
+}
+
+// testApp is an App whose environment is exactly env.
+func testApp(env map[string]string, stdin io.Reader, out, errb io.Writer) *App {
+	return &App{
+		In: stdin, Out: out, Err: errb,
+		Getenv:    func(k string) string { return env[k] },
+		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Environ: func() []string {
 			var kv []string
-			for k, v := range full {
+			for k, v := range env {
 				kv = append(kv, k+"="+v)
 			}
 			return kv
 		},
 	}
-	code := a.Run(context.Background(), args)
-	return result{out.String(), errb.String(), code}
 }
 
 func TestTokenText(t *testing.T) {
@@ -190,7 +198,7 @@ func TestStatusHuman(t *testing.T) {
 			rows[f[0]] = l
 		}
 	}
-	for _, name := range config.DefaultChain() {
+	for _, name := range config.DefaultChain(all.Sources()) {
 		if rows[name] == "" {
 			t.Errorf("no line for %s:\n%s", name, r.out)
 		}
@@ -246,11 +254,11 @@ func TestStatusJSON(t *testing.T) {
 	if err := dec.Decode(&st); err != nil {
 		t.Fatalf("decode %s: %v", r.out, err)
 	}
-	if st.Active == nil || *st.Active != "api-key" || st.Store.Backend != "memory" || len(st.Sources) != len(config.DefaultChain()) {
+	if st.Active == nil || *st.Active != "api-key" || st.Store.Backend != "memory" || len(st.Sources) != len(config.DefaultChain(all.Sources())) {
 		t.Fatalf("status %+v", st)
 	}
 	for i, s := range st.Sources {
-		if s.Name != config.DefaultChain()[i] {
+		if s.Name != config.DefaultChain(all.Sources())[i] {
 			t.Errorf("source %d is %s", i, s.Name)
 		}
 		if s.Name == "api-key" && (!s.Active || !s.Configured || s.Secret != "****WXYZ" || s.Kind != "api_key" || s.ExpiresAt != nil) {
@@ -261,7 +269,7 @@ func TestStatusJSON(t *testing.T) {
 		}
 	}
 	// Every source carries expires_at, null when there is none.
-	if n := strings.Count(r.out, `"expires_at": null`); n != len(config.DefaultChain()) {
+	if n := strings.Count(r.out, `"expires_at": null`); n != len(config.DefaultChain(all.Sources())) {
 		t.Errorf("%d expires_at nulls", n)
 	}
 }

@@ -22,8 +22,10 @@ arguments: ANTHROPIC_API_KEY for an API key, ANTHROPIC_AUTH_TOKEN for a bearer
 token (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION
 for AWS; GOOGLE_OAUTH_ACCESS_TOKEN and CLOUDSDK_AUTH_ACCESS_TOKEN for Google).
 The other credential variables (ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN,
-CLAUDE_CODE_OAUTH_TOKEN, CLAUDE_CODE_*_FILE_DESCRIPTOR) are removed, so the
-command sees exactly one credential.
+CLAUDE_CODE_OAUTH_TOKEN, CLAUDE_CODE_*_FILE_DESCRIPTOR, and every variable a
+source declares secret, also renamed ones) are removed, so the command sees
+exactly one credential; so are credchain's own secrets
+(CREDCHAIN_FILE_PASSWORD, CREDCHAIN_API_KEY_HELPER).
 
 Standard input, output and error are the command's. SIGINT, SIGTERM and
 SIGHUP sent to credchain are passed on to it. credchain exits with the
@@ -70,7 +72,7 @@ func runExec(ctx context.Context, a *App, cmd *cobra.Command, args []string, ser
 		if err != nil {
 			return err
 		}
-		if env, err = childEnv(a.Environ(), append(scrubbedVariables(), s.CredentialVariables()...), cred); err != nil {
+		if env, err = childEnv(a.Environ(), scrubbedVariables(s), cred); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/config"
 	"github.com/credchain/credchain/resolver"
 )
 
@@ -41,14 +43,14 @@ func credentialEnv() map[resolver.Kind]func(cred *resolver.Credential) []string 
 }
 
 // scrubbedVariables are removed from a child's environment whatever the
-// kind, so it sees exactly the one credential credchain resolved: Claude
-// Code's credential variables and descriptor pointers (a child must not try
-// to read a descriptor credchain has already drained).
-func scrubbedVariables() []string {
-	return []string{
-		"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
-		"CLAUDE_CODE_API_KEY_FILE_DESCRIPTOR", "CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR",
-	}
+// kind, so it sees exactly the one credential credchain resolved and none of
+// credchain's own secrets: every variable a source declares secret (its
+// credential variables and descriptor pointers, under their configured and
+// default names; a child must not try to read a descriptor credchain has
+// already drained), the CREDCHAIN_ variables of settings that may hold a
+// secret (the API-key helper command), and the encrypted store's password.
+func scrubbedVariables(s *config.Settings) []string {
+	return append(s.SecretVariables(), cache.FilePasswordEnv)
 }
 
 // childEnv is base without the scrubbed variables and without any variable

@@ -111,7 +111,7 @@ func startCredentialServer(ctx context.Context, a *App, cmd *cobra.Command) (*cr
 		_ = cs.srv.Serve(l)
 	}()
 
-	scrub := slices.Concat(scrubbedVariables(), s.CredentialVariables(), serveScrubbed(), []string{"AWS_REGION", "AWS_DEFAULT_REGION"})
+	scrub := slices.Concat(scrubbedVariables(s), serveScrubbed(), []string{"AWS_REGION", "AWS_DEFAULT_REGION"})
 	var env []string
 	for _, kv := range a.Environ() {
 		name, _, _ := strings.Cut(kv, "=")

@@ -25,6 +25,7 @@ import (
 	"github.com/credchain/credchain/internal/testenv"
 	credaws "github.com/credchain/credchain/providers/aws"
 	"github.com/credchain/credchain/resolver"
+	"github.com/credchain/credchain/source/all"
 )
 
 const childEnv = "CREDCHAIN_ANTHROPICSDK_CHILD"
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 // chain from the settings and environment, the SDK options, one request.
 func childMain() int {
 	ctx := context.Background()
-	settings, err := config.Load(config.LoadOptions{})
+	settings, err := config.Load(config.LoadOptions{Sources: all.Sources()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -92,7 +93,7 @@ func hermetic(t *testing.T) {
 func fromSettings(t *testing.T) *resolver.Resolver {
 	t.Helper()
 	ctx := context.Background()
-	settings, err := config.Load(config.LoadOptions{})
+	settings, err := config.Load(config.LoadOptions{Sources: all.Sources()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,13 +9,14 @@ import (
 	"github.com/credchain/credchain/config"
 	"github.com/credchain/credchain/integrations/anthropicsdk"
 	"github.com/credchain/credchain/resolver"
+	"github.com/credchain/credchain/source/all"
 )
 
 // A program that calls the Messages API with whatever credential the chain
 // resolves: an API key, a helper's key, an OAuth login, Bedrock or Vertex.
 func Example() {
 	ctx := context.Background()
-	settings, err := config.Load(config.LoadOptions{})
+	settings, err := config.Load(config.LoadOptions{Sources: all.Sources()})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -78,29 +78,29 @@ var ErrInvalidCredentials = errors.New("AWS refused the credentials")
 type Options struct {
 	// Enabled configures the source even when CLAUDE_CODE_USE_BEDROCK is
 	// not set (aws.enabled).
-	Enabled bool
+	Enabled bool `mapstructure:"enabled"`
 	// Profile is the shared-config profile (aws.profile); empty means
 	// AWS_PROFILE or "default".
-	Profile string
+	Profile string `mapstructure:"profile"`
 	// Region is the Bedrock region (aws.region); empty means AWS_REGION or
 	// the profile's region.
-	Region string
+	Region string `mapstructure:"region"`
 	// RoleARN, when set, is assumed through STS with the chain's
 	// credentials (aws.role_arn).
-	RoleARN string
+	RoleARN string `mapstructure:"role_arn"`
 	// RoleSessionName names the assumed-role session (default
 	// "credchain").
-	RoleSessionName string
+	RoleSessionName string `mapstructure:"role_session_name"`
 	// AuthRefresh is a shell command that renews the credentials on disk,
 	// such as `aws sso login` (aws.auth_refresh, awsAuthRefresh). It runs
 	// only when STS refuses the credentials.
-	AuthRefresh string
+	AuthRefresh string `mapstructure:"auth_refresh"`
 	// CredentialExport is a shell command that prints credentials as JSON
 	// (aws.credential_export, awsCredentialExport). When set it replaces
 	// the SDK chain.
-	CredentialExport string
+	CredentialExport string `mapstructure:"credential_export"`
 	// CommandTimeout bounds each command run (default 3 minutes).
-	CommandTimeout time.Duration
+	CommandTimeout time.Duration `mapstructure:"auth_refresh_timeout"`
 	// RefreshCooldown is how long AuthRefresh is not run again after a run
 	// (default 30 s).
 	RefreshCooldown time.Duration

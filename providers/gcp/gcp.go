@@ -67,30 +67,30 @@ const tokenTimeout = 30 * time.Second
 type Options struct {
 	// Enabled configures the source even when CLAUDE_CODE_USE_VERTEX is
 	// not set (gcp.enabled).
-	Enabled bool
+	Enabled bool `mapstructure:"enabled"`
 	// CredentialsFile is a Google credentials JSON file
 	// (gcp.credentials_file); empty means GOOGLE_APPLICATION_CREDENTIALS,
 	// then gcloud's ADC file, then the metadata server.
-	CredentialsFile string
+	CredentialsFile string `mapstructure:"credentials_file"`
 	// TokenURL is the token endpoint for authorized-user credentials
 	// (gcp.token_url); empty means the file's own token_uri (which the
 	// library would ignore), then Google's endpoint.
-	TokenURL string
+	TokenURL string `mapstructure:"token_url"`
 	// Project is the Google Cloud project (gcp.project); empty means
 	// GOOGLE_CLOUD_PROJECT, GCLOUD_PROJECT, ANTHROPIC_VERTEX_PROJECT_ID,
 	// then the credentials' own project.
-	Project string
+	Project string `mapstructure:"project"`
 	// Region is the Vertex region (gcp.region); empty means
 	// CLOUD_ML_REGION, then DefaultRegion.
-	Region string
+	Region string `mapstructure:"region"`
 	// Scopes requested (default cloud-platform).
-	Scopes []string
+	Scopes []string `mapstructure:"scopes"`
 	// AuthRefresh is a shell command that renews the credentials, such as
 	// `gcloud auth application-default login` (gcp.auth_refresh,
 	// gcpAuthRefresh). It runs only when getting a token fails.
-	AuthRefresh string
+	AuthRefresh string `mapstructure:"auth_refresh"`
 	// CommandTimeout bounds an AuthRefresh run (default 3 minutes).
-	CommandTimeout time.Duration
+	CommandTimeout time.Duration `mapstructure:"auth_refresh_timeout"`
 	// RefreshCooldown is how long AuthRefresh is not run again after a run
 	// (default 30 s).
 	RefreshCooldown time.Duration

@@ -1,0 +1,51 @@
+package aws
+
+import (
+	"context"
+	"time"
+
+	"github.com/credchain/credchain/resolver"
+	"github.com/credchain/credchain/source"
+)
+
+// Descriptor is source bedrock: settings section aws, turned on by a truthy
+// $CLAUDE_CODE_USE_BEDROCK (variables.use_bedrock) or aws.enabled, signing
+// requests with SigV4 for service bedrock.
+func Descriptor() source.Descriptor {
+	return source.Descriptor{
+		Name:    Name,
+		Order:   100,
+		Section: "aws",
+		Settings: []source.Setting{
+			{Key: "enabled", Default: false, Help: "use source bedrock even without $CLAUDE_CODE_USE_BEDROCK"},
+			{Key: "profile", Default: "", Help: "shared-config profile (else $AWS_PROFILE)"},
+			{Key: "region", Default: "", Help: "AWS region (else the SDK's)"},
+			{Key: "role_arn", Default: "", Help: "role assumed through STS after the default credential chain"},
+			{Key: "role_session_name", Default: "", Help: "session name for role_arn"},
+			{Key: "auth_refresh", Default: "", Alias: "awsAuthRefresh", Help: "command run when the AWS credentials are invalid (e.g. aws sso login)"},
+			{Key: "auth_refresh_timeout", Default: 3 * time.Minute, Check: source.Positive, Help: "time limit of auth_refresh"},
+			{Key: "credential_export", Default: "", Alias: "awsCredentialExport", Help: "command printing STS-shaped JSON credentials"},
+		},
+		Variables: []source.Variable{
+			{Key: "use_bedrock", Name: EnvUseBedrock, Help: "variable that, truthy, turns on source bedrock"},
+			// Not Secret: a child of credchain exec that talks to Bedrock
+			// itself (Claude Code with CLAUDE_CODE_USE_BEDROCK) needs it.
+			{Key: "bedrock_bearer_token", Name: EnvBearerToken, Help: "variable whose value is sent to Bedrock as a bearer token instead of SigV4"},
+		},
+		Enabled: func(in source.Input) bool {
+			var o Options
+			return in.Decode(&o) == nil && (o.Enabled || resolver.Truthy(in.Getenv(in.Variable("use_bedrock"))))
+		},
+		New: func(_ context.Context, in source.Input) (resolver.Source, error) {
+			var o Options
+			if err := in.Decode(&o); err != nil {
+				return nil, err
+			}
+			o.Output, o.Getenv = in.Output(), in.Getenv
+			o.EnableVariable, o.BearerTokenVariable = in.Variable("use_bedrock"), in.Variable("bedrock_bearer_token")
+			return New(o), nil
+		},
+		Signer:     func() resolver.Signer { return NewSigner() },
+		SignerKind: resolver.KindAWS,
+	}
+}
