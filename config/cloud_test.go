@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -21,7 +22,9 @@ func cloudSources(t *testing.T, cfg resolver.Config) (*aws.Source, *gcp.Source) 
 	for _, src := range cfg.Sources {
 		switch x := src.(type) {
 		case *aws.Source:
-			b = x
+			if x.Name() == aws.Name { // not anthropic-aws or mantle
+				b = x
+			}
 		case *gcp.Source:
 			v = x
 		}
@@ -70,8 +73,14 @@ func TestCloudSourcesFromSettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, ok := cfg.Signers[resolver.KindAWS].(*aws.Signer); !ok {
-				t.Fatalf("Signers = %v, want the SigV4 signer for kind aws", cfg.Signers)
+			// bedrock, anthropic-aws and mantle each bring a SigV4 signer
+			// for kind aws; a bedrock credential is signed for bedrock.
+			req, _ := http.NewRequest(http.MethodPost, "https://bedrock-runtime.eu-central-1.amazonaws.com/model/m/invoke", nil)
+			cred := &resolver.Credential{Kind: resolver.KindAWS, Source: aws.Name, AWS: &resolver.AWSKeys{
+				AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: resolver.NewSecret("secret"), Region: "eu-central-1"}}
+			if sg := cfg.Signers[resolver.KindAWS]; sg == nil || sg.Sign(context.Background(), req, cred) != nil ||
+				!strings.Contains(req.Header.Get("Authorization"), "/eu-central-1/bedrock/aws4_request") {
+				t.Fatalf("Signers = %v, want the SigV4 signer of bedrock for kind aws (Authorization %q)", cfg.Signers, req.Header.Get("Authorization"))
 			}
 			b, v := cloudSources(t, cfg)
 			if d := b.Describe(); d["region"] != "eu-central-1" || d["profile"] != "corp" || d["role_arn"] != "arn:aws:iam::123456789012:role/r" {

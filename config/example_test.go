@@ -57,5 +57,5 @@ func ExampleLoad_error() {
 	_, err := config.Load(config.LoadOptions{Getenv: func(k string) string { return env[k] }, Sources: all.Sources()})
 	fmt.Println(err)
 	// Output:
-	// $CREDCHAIN_CHAIN: chain[1]: unknown source "api-keys"; allowed: bedrock, vertex, auth-token, api-key, api-key-fd, api-key-helper, oauth-token, oauth-token-fd, oauth
+	// $CREDCHAIN_CHAIN: chain[1]: unknown source "api-keys"; allowed: gateway, bedrock, foundry, anthropic-aws, mantle, vertex, auth-token, api-key, api-key-fd, api-key-helper, oauth-token, oauth-token-fd, federation, oauth
 }

@@ -20,6 +20,10 @@ const (
 	KindBearer Kind = "bearer"  // header Authorization: Bearer
 	KindAWS    Kind = "aws"     // AWS SigV4 with AWSKeys
 	KindGoogle Kind = "google"  // Authorization: Bearer with a Google access token
+	// KindNone sends no credential of its own (only Headers): a provider
+	// whose CLAUDE_CODE_SKIP_*_AUTH is set, behind a proxy that adds the
+	// credential itself.
+	KindNone Kind = "none"
 )
 
 // AWSKeys are AWS credentials.
@@ -28,6 +32,9 @@ type AWSKeys struct {
 	SecretAccessKey Secret
 	SessionToken    Secret
 	Region          string
+	// Service is the SigV4 signing name ("bedrock", "bedrock-mantle",
+	// "aws-external-anthropic"); empty means the Signer's default.
+	Service string
 }
 
 // Credential is one credential to send, as produced by a Source. It is an
@@ -62,6 +69,11 @@ type Credential struct {
 	// Meta holds non-secret facts worth showing: scopes, subject, region,
 	// project, token endpoint.
 	Meta map[string]string
+	// Headers are non-secret request headers the API needs with this
+	// credential (anthropic-workspace-id, anthropic-beta). Transport sets
+	// them before signing; an anthropic-beta value is added to the
+	// request's own list rather than replacing it.
+	Headers map[string]string
 }
 
 // Header returns the header name and value that carry a token credential, or

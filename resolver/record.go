@@ -23,6 +23,7 @@ type record struct {
 	RefreshAt *time.Time        `json:"refresh_at,omitempty"`
 	IssuedAt  *time.Time        `json:"issued_at,omitempty"`
 	Meta      map[string]string `json:"meta,omitempty"`
+	Headers   map[string]string `json:"headers,omitempty"`
 	StoredAt  time.Time         `json:"stored_at"`
 }
 
@@ -31,6 +32,7 @@ type awsRecord struct {
 	SecretAccessKey string `json:"secret_access_key"`
 	SessionToken    string `json:"session_token,omitempty"`
 	Region          string `json:"region,omitempty"`
+	Service         string `json:"service,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -54,12 +56,12 @@ func EncodeRecord(c *Credential, now time.Time) ([]byte, error) {
 		Version: recordVersion, Source: c.Source, Kind: c.Kind,
 		Token: c.Token.Reveal(), Refresh: c.Refresh.Reveal(),
 		ExpiresAt: timePtr(c.Expiry), RefreshAt: timePtr(c.RefreshAt), IssuedAt: timePtr(c.IssuedAt),
-		Meta: c.Meta, StoredAt: now.UTC(),
+		Meta: c.Meta, Headers: c.Headers, StoredAt: now.UTC(),
 	}
 	if c.AWS != nil {
 		rec.AWS = &awsRecord{
 			AccessKeyID: c.AWS.AccessKeyID, SecretAccessKey: c.AWS.SecretAccessKey.Reveal(),
-			SessionToken: c.AWS.SessionToken.Reveal(), Region: c.AWS.Region,
+			SessionToken: c.AWS.SessionToken.Reveal(), Region: c.AWS.Region, Service: c.AWS.Service,
 		}
 	}
 	return json.Marshal(rec)
@@ -81,12 +83,12 @@ func DecodeRecord(data []byte) (*Credential, error) {
 	c := &Credential{
 		Kind: rec.Kind, Token: NewSecret(rec.Token), Refresh: NewSecret(rec.Refresh),
 		Expiry: timeVal(rec.ExpiresAt), RefreshAt: timeVal(rec.RefreshAt), IssuedAt: timeVal(rec.IssuedAt),
-		Source: rec.Source, Meta: rec.Meta,
+		Source: rec.Source, Meta: rec.Meta, Headers: rec.Headers,
 	}
 	if rec.AWS != nil {
 		c.AWS = &AWSKeys{
 			AccessKeyID: rec.AWS.AccessKeyID, SecretAccessKey: NewSecret(rec.AWS.SecretAccessKey),
-			SessionToken: NewSecret(rec.AWS.SessionToken), Region: rec.AWS.Region,
+			SessionToken: NewSecret(rec.AWS.SessionToken), Region: rec.AWS.Region, Service: rec.AWS.Service,
 		}
 	}
 	return c, nil

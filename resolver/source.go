@@ -75,3 +75,12 @@ func ParseBool(v string) (value, ok bool) {
 	}
 	return false, false
 }
+
+// EnvExporter is implemented by sources whose credential reaches a child
+// process in the variables its own SDK reads (ANTHROPIC_FOUNDRY_API_KEY,
+// ANTHROPIC_AWS_API_KEY, ...) rather than the kind's defaults
+// (ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, AWS_ACCESS_KEY_ID, ...).
+// ChildEnv returns NAME=value pairs, or nil to use the kind's defaults.
+type EnvExporter interface {
+	ChildEnv(cred *Credential) []string
+}

@@ -73,7 +73,8 @@ var CredentialHeaders = []string{
 // Transport returns an http.RoundTripper that owns the authentication of
 // every request: it removes each header in CredentialHeaders that the caller
 // (or an SDK's defaults) set, then applies the resolved credential
-// (x-api-key, Authorization: Bearer, or a Signer's signature).
+// (x-api-key, Authorization: Bearer, or a Signer's signature; nothing for
+// KindNone) with its extra Headers.
 //
 // When a response means the API refused the credential (see Rejected) it
 // calls Invalidate — concurrent refusals of the same credential share one
@@ -165,8 +166,12 @@ func (t *transport) authorize(ctx context.Context, req *http.Request, body io.Re
 	out := req.Clone(ctx)
 	out.Body = body
 	removeCredentialHeaders(out.Header)
+	applyHeaders(out.Header, cred.Headers)
 	if name, value, ok := cred.Header(); ok {
 		out.Header.Set(name, value)
+		return out, nil
+	}
+	if cred.Kind == KindNone {
 		return out, nil
 	}
 	signer, ok := t.r.cfg.Signers[cred.Kind]
@@ -206,6 +211,32 @@ func removeCredentialHeaders(h http.Header) {
 				break
 			}
 		}
+	}
+}
+
+// applyHeaders sets a credential's extra headers. anthropic-beta is a
+// comma-separated list the caller may already use, so the credential's
+// values are added to it, once.
+func applyHeaders(h http.Header, extra map[string]string) {
+	for name, value := range extra {
+		if !strings.EqualFold(name, "anthropic-beta") || h.Get(name) == "" {
+			h.Set(name, value)
+			continue
+		}
+		list := h.Values(name)
+		have := map[string]bool{}
+		for _, v := range list {
+			for item := range strings.SplitSeq(v, ",") {
+				have[strings.TrimSpace(item)] = true
+			}
+		}
+		for item := range strings.SplitSeq(value, ",") {
+			if item = strings.TrimSpace(item); item != "" && !have[item] {
+				list = append(list, item)
+				have[item] = true
+			}
+		}
+		h.Set(name, strings.Join(list, ","))
 	}
 }
 

@@ -155,7 +155,7 @@ func TestBinaryExitCodes(t *testing.T) {
 	}{
 		{"ok", []string{"ANTHROPIC_API_KEY=" + key40}, []string{"token"}, 0, ""},
 		{"usage: flag", nil, []string{"--bogus"}, 2, "credchain: unknown flag: --bogus"},
-		{"usage: settings", []string{"CREDCHAIN_CHAIN=api-key,api-keys"}, []string{"token"}, 2, `credchain: $CREDCHAIN_CHAIN: chain[1]: unknown source "api-keys"; allowed: bedrock`},
+		{"usage: settings", []string{"CREDCHAIN_CHAIN=api-key,api-keys"}, []string{"token"}, 2, `credchain: $CREDCHAIN_CHAIN: chain[1]: unknown source "api-keys"; allowed: gateway, bedrock`},
 		{"no source", nil, []string{"token"}, 3, "credchain: no credential source is configured"},
 		{"no source: status", nil, []string{"status"}, 3, "credchain: no credential source is configured"},
 		{"failing source", []string{"CREDCHAIN_API_KEY_HELPER=exit 9"}, []string{"token"}, 1, "credchain: api-key-helper"},

@@ -20,7 +20,10 @@ func newExecCmd(a *App) *cobra.Command {
 		Long: `Run COMMAND with the resolved credential in its environment, never in its
 arguments: ANTHROPIC_API_KEY for an API key, ANTHROPIC_AUTH_TOKEN for a bearer
 token (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION
-for AWS; GOOGLE_OAUTH_ACCESS_TOKEN and CLOUDSDK_AUTH_ACCESS_TOKEN for Google).
+for AWS; GOOGLE_OAUTH_ACCESS_TOKEN and CLOUDSDK_AUTH_ACCESS_TOKEN for Google;
+or the variables the provider's SDK reads: ANTHROPIC_FOUNDRY_API_KEY,
+ANTHROPIC_AWS_API_KEY, AWS_BEARER_TOKEN_BEDROCK; nothing under
+CLAUDE_CODE_SKIP_*_AUTH).
 The other credential variables (ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN,
 CLAUDE_CODE_OAUTH_TOKEN, CLAUDE_CODE_*_FILE_DESCRIPTOR, and every variable a
 source declares secret, also renamed ones) are removed, so the command sees
@@ -72,7 +75,7 @@ func runExec(ctx context.Context, a *App, cmd *cobra.Command, args []string, ser
 		if err != nil {
 			return err
 		}
-		if env, err = childEnv(a.Environ(), scrubbedVariables(s), cred); err != nil {
+		if env, err = childEnv(a.Environ(), scrubbedVariables(s), cred, exporterOf(r, cred)); err != nil {
 			return err
 		}
 	}

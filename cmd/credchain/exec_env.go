@@ -53,16 +53,49 @@ func scrubbedVariables(s *config.Settings) []string {
 	return append(s.SecretVariables(), cache.FilePasswordEnv)
 }
 
-// childEnv is base without the scrubbed variables and without any variable
-// the credential sets, followed by the credential's variables.
-func childEnv(base, scrub []string, cred *resolver.Credential) ([]string, error) {
+// exporterOf is the source of cred when it names its own child variables
+// (resolver.EnvExporter), else nil.
+func exporterOf(r *resolver.Resolver, cred *resolver.Credential) resolver.EnvExporter {
+	for _, src := range r.Sources() {
+		if src.Name() == cred.Source {
+			x, _ := src.(resolver.EnvExporter)
+			return x
+		}
+	}
+	return nil
+}
+
+// credentialVars are the variables that carry cred to a child: the ones its
+// source names (ANTHROPIC_FOUNDRY_API_KEY, ANTHROPIC_AWS_API_KEY, ...),
+// else the kind's. A credential of kind none (CLAUDE_CODE_SKIP_*_AUTH) has
+// none: the child inherits the SKIP variable and lets its proxy sign.
+func credentialVars(cred *resolver.Credential, x resolver.EnvExporter) ([]string, error) {
+	if x != nil {
+		if add := x.ChildEnv(cred); add != nil {
+			return add, nil
+		}
+	}
+	if cred.Kind == resolver.KindNone {
+		return nil, nil
+	}
 	f, ok := credentialEnv()[cred.Kind]
 	if !ok {
-		return nil, fmt.Errorf("exec: a credential of kind %s cannot be passed in the environment", cred.Kind)
+		return nil, fmt.Errorf("a credential of kind %s from %s cannot be passed in the environment", cred.Kind, cred.Source)
 	}
 	add := f(cred)
 	if len(add) == 0 {
-		return nil, fmt.Errorf("exec: the %s credential from %s is empty", cred.Kind, cred.Source)
+		return nil, fmt.Errorf("the %s credential from %s is empty", cred.Kind, cred.Source)
+	}
+	return add, nil
+}
+
+// childEnv is base without the scrubbed variables and without any variable
+// the credential sets, followed by the credential's variables (x, when not
+// nil, is its source's own naming of them).
+func childEnv(base, scrub []string, cred *resolver.Credential, x resolver.EnvExporter) ([]string, error) {
+	add, err := credentialVars(cred, x)
+	if err != nil {
+		return nil, fmt.Errorf("exec: %w", err)
 	}
 	drop := slices.Clone(scrub)
 	if cred.Kind == resolver.KindAWS {

@@ -17,6 +17,9 @@ type tokenFormat struct {
 // protocol's request in the environment, e.g. KUBERNETES_EXEC_INFO).
 type formatContext struct {
 	Getenv func(string) string
+	// Exporter is the credential's source when it names the variables a
+	// child reads (format env); nil otherwise.
+	Exporter resolver.EnvExporter
 }
 
 // tokenFormats lists the formats of credchain token, the default first. To

@@ -14,21 +14,17 @@ func envFormat() tokenFormat {
 	return tokenFormat{
 		name: "env",
 		help: "export NAME='value' lines, shell-quoted (the variables credchain exec sets)",
-		write: func(w io.Writer, cred *resolver.Credential, _ formatContext) error {
-			f, ok := credentialEnv()[cred.Kind]
-			if !ok {
-				return fmt.Errorf("token: --format env: a credential of kind %s from %s cannot be passed in the environment", cred.Kind, cred.Source)
-			}
-			vars := f(cred)
-			if len(vars) == 0 {
-				return fmt.Errorf("token: --format env: the %s credential from %s is empty", cred.Kind, cred.Source)
+		write: func(w io.Writer, cred *resolver.Credential, fc formatContext) error {
+			vars, err := credentialVars(cred, fc.Exporter)
+			if err != nil {
+				return fmt.Errorf("token: --format env: %w", err)
 			}
 			var b strings.Builder
 			for _, kv := range vars {
 				name, value, _ := strings.Cut(kv, "=")
 				b.WriteString("export " + name + "=" + shellQuote(value) + "\n")
 			}
-			_, err := io.WriteString(w, b.String())
+			_, err = io.WriteString(w, b.String())
 			return err
 		},
 	}

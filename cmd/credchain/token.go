@@ -45,7 +45,7 @@ Formats:` + help.String(),
 			}
 			// Written in one piece, so a failing format prints nothing.
 			var buf bytes.Buffer
-			if err := f.write(&buf, cred, formatContext{Getenv: a.Getenv}); err != nil {
+			if err := f.write(&buf, cred, formatContext{Getenv: a.Getenv, Exporter: exporterOf(r, cred)}); err != nil {
 				return err
 			}
 			_, err = a.Out.Write(buf.Bytes())

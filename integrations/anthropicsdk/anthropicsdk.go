@@ -23,6 +23,10 @@
 //   - a Google token (the "vertex" source): the SDK's vertex package with an
 //     oauth2 TokenSource over the resolver, for the region and project the
 //     source reports.
+//   - AWS keys of another source (Claude Platform on AWS, Mantle), or a
+//     cloud source whose CLAUDE_CODE_SKIP_*_AUTH is set and sends nothing:
+//     ErrUnsupported; use an HTTP client over r.Transport with the SDK's
+//     package for that platform.
 //
 // In the cloud cases the HTTP client's transport is resolver.Watch, so a
 // refusal (see resolver.RejectionPolicy) reaches Invalidate and the next
@@ -46,6 +50,7 @@ import (
 	"golang.org/x/oauth2/google"
 
 	credaws "github.com/credchain/credchain/providers/aws"
+	"github.com/credchain/credchain/providers/gcp"
 	"github.com/credchain/credchain/resolver"
 	"github.com/credchain/credchain/resolver/oauth2adapter"
 )
@@ -86,8 +91,11 @@ func Options(ctx context.Context, r *resolver.Resolver, settings ...Settings) ([
 	}
 	// First, so it is the outermost middleware and sees every error.
 	opts := []option.RequestOption{option.WithMiddleware(noRetryOfPermanent)}
+	bedrockSrc, vertexSrc := cred.Source == credaws.Name, cred.Source == gcp.Name
 	switch {
-	case cred.Kind == resolver.KindAWS || (cred.Source == credaws.Name && cred.Kind == resolver.KindBearer):
+	case (bedrockSrc || vertexSrc) && cred.Kind == resolver.KindNone:
+		return nil, fmt.Errorf("anthropicsdk: %s sends no credential (its CLAUDE_CODE_SKIP_*_AUTH is set), which the SDK's %s package cannot do; use an HTTP client over r.Transport: %w", cred.Source, cred.Source, ErrUnsupported)
+	case bedrockSrc && (cred.Kind == resolver.KindAWS || cred.Kind == resolver.KindBearer):
 		region := cred.Meta["region"]
 		if cred.AWS != nil && cred.AWS.Region != "" {
 			region = cred.AWS.Region
@@ -105,7 +113,7 @@ func Options(ctx context.Context, r *resolver.Resolver, settings ...Settings) ([
 		opts = append(opts,
 			option.WithHTTPClient(&http.Client{Transport: r.Watch(s.Base)}),
 			bedrock.WithConfig(cfg))
-	case cred.Kind == resolver.KindGoogle:
+	case vertexSrc || cred.Kind == resolver.KindGoogle:
 		region, project := cred.Meta["region"], cred.Meta["project"]
 		if project == "" {
 			return nil, fmt.Errorf("anthropicsdk: %s: no Google Cloud project is known; set gcp.project or ANTHROPIC_VERTEX_PROJECT_ID: %w", cred.Source, resolver.ErrPermanent)
@@ -116,7 +124,7 @@ func Options(ctx context.Context, r *resolver.Resolver, settings ...Settings) ([
 		opts = append(opts,
 			option.WithHTTPClient(&http.Client{Transport: r.Watch(s.Base)}),
 			vertex.WithCredentials(ctx, region, project, creds))
-	case cred.Kind == resolver.KindAPIKey || cred.Kind == resolver.KindBearer:
+	case cred.Kind == resolver.KindAPIKey || cred.Kind == resolver.KindBearer || cred.Kind == resolver.KindNone:
 		opts = append(opts,
 			option.WithoutEnvironmentDefaults(),
 			option.WithHTTPClient(&http.Client{Transport: r.Transport(s.Base)}))

@@ -458,3 +458,23 @@ func TestBedrockAPIKey(t *testing.T) {
 		t.Fatalf("path %q, want Bedrock's", p)
 	}
 }
+
+// skipped is a cloud source whose CLAUDE_CODE_SKIP_*_AUTH is set.
+type skipped struct{ name string }
+
+func (s skipped) Name() string { return s.name }
+func (skipped) Fetch(context.Context, *resolver.Credential) (*resolver.Credential, error) {
+	return &resolver.Credential{Kind: resolver.KindNone}, nil
+}
+
+// A cloud source that sends nothing cannot go through the SDK's cloud
+// packages: Options says so instead of building a client that fails.
+func TestSkippedCloudAuthIsUnsupported(t *testing.T) {
+	hermetic(t)
+	for _, name := range []string{"bedrock", "vertex"} {
+		r := newResolver(t, resolver.Config{Sources: []resolver.Source{skipped{name}}})
+		if _, err := anthropicsdk.Options(context.Background(), r); !errors.Is(err, anthropicsdk.ErrUnsupported) {
+			t.Fatalf("%s: Options = %v, want ErrUnsupported", name, err)
+		}
+	}
+}

@@ -120,21 +120,47 @@ type Options struct {
 	// EnableVariable names the variable that turns the source on
 	// (CLAUDE_CODE_USE_BEDROCK when empty).
 	EnableVariable string
-	// BearerTokenVariable names the variable holding a Bedrock API key sent
-	// as a bearer token instead of signing (AWS_BEARER_TOKEN_BEDROCK when
-	// empty).
+	// BearerTokenVariable names the variable holding a key sent instead of
+	// signing: for bedrock and mantle a Bedrock API key sent as a bearer
+	// token (AWS_BEARER_TOKEN_BEDROCK when empty), for anthropic-aws a
+	// workspace key sent as x-api-key (ANTHROPIC_AWS_API_KEY when empty).
 	BearerTokenVariable string
+	// SkipVariable names the variable that, when truthy, makes the source
+	// sign nothing, for a proxy that adds its own AWS credentials
+	// (CLAUDE_CODE_SKIP_BEDROCK_AUTH, ..._ANTHROPIC_AWS_AUTH,
+	// ..._MANTLE_AUTH when empty). ANTHROPIC_AUTH_TOKEN is then forwarded
+	// as a bearer token, as Claude Code does.
+	SkipVariable string
+	// WorkspaceID is the workspace of Claude Platform on AWS
+	// (anthropic_aws.workspace_id); empty means ANTHROPIC_AWS_WORKSPACE_ID.
+	// Source anthropic-aws only.
+	WorkspaceID string
+	// WorkspaceVariable names the variable holding the workspace id
+	// (ANTHROPIC_AWS_WORKSPACE_ID when empty). Source anthropic-aws only.
+	WorkspaceVariable string
+	// BaseURL overrides the endpoint shown by status and exported to
+	// children; empty means the variable the source reads
+	// (ANTHROPIC_AWS_BASE_URL, ANTHROPIC_BEDROCK_MANTLE_BASE_URL), else the
+	// regional default.
+	BaseURL string
 }
 
-// Source is the "bedrock" credential source. It is safe for concurrent use.
+// Source is an AWS-signed credential source: "bedrock" (New),
+// "anthropic-aws" (NewAnthropicAWS) or "mantle" (NewMantle). It is safe for
+// concurrent use.
 type Source struct {
 	opts    Options
+	v       variant
 	refresh *shell.Refresher
 }
 
-// New returns the source. It does no I/O: configuration files are read and
-// STS is called only when a credential is fetched.
+// New returns the "bedrock" source. It does no I/O: configuration files
+// are read and STS is called only when a credential is fetched.
 func New(opts Options) *Source {
+	return newVariant(opts, bedrockVariant())
+}
+
+func newVariant(opts Options, v variant) *Source {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -145,18 +171,24 @@ func New(opts Options) *Source {
 		opts.Getenv = os.Getenv
 	}
 	if opts.EnableVariable == "" {
-		opts.EnableVariable = EnvUseBedrock
+		opts.EnableVariable = v.enable
 	}
 	if opts.BearerTokenVariable == "" {
-		opts.BearerTokenVariable = EnvBearerToken
+		opts.BearerTokenVariable = v.key
 	}
-	s := &Source{opts: opts}
+	if opts.SkipVariable == "" {
+		opts.SkipVariable = v.skip
+	}
+	if opts.WorkspaceVariable == "" && v.name == NameAnthropicAWS {
+		opts.WorkspaceVariable = EnvAnthropicAWSWorkspaceID
+	}
+	s := &Source{opts: opts, v: v}
 	s.refresh = shell.NewRefresher(SettingAuthRefresh, opts.AuthRefresh, opts.CommandTimeout, opts.RefreshCooldown, opts.Now, opts.Output)
 	return s
 }
 
 // Name implements resolver.Source.
-func (s *Source) Name() string { return Name }
+func (s *Source) Name() string { return s.v.name }
 
 // Probe implements resolver.Prober: the source applies when
 // CLAUDE_CODE_USE_BEDROCK is truthy or Options.Enabled is set.
@@ -175,7 +207,7 @@ func (s *Source) Probe() error {
 // into the store. While the source is turned off the resolver does not read
 // the store for it (its Probe says so).
 func (s *Source) Persistent() bool {
-	if s.opts.Getenv(s.opts.BearerTokenVariable) != "" {
+	if s.skipped() || s.opts.Getenv(s.opts.BearerTokenVariable) != "" {
 		return false
 	}
 	if s.opts.CredentialExport != "" || s.opts.RoleARN != "" {
@@ -196,7 +228,10 @@ func (s *Source) Describe() map[string]string {
 	if s.opts.RoleARN != "" {
 		m["role_arn"] = s.opts.RoleARN
 	}
+	s.describeVariant(m)
 	switch {
+	case s.skipped():
+		m["auth"] = "none (" + s.opts.SkipVariable + ")"
 	case s.opts.Getenv(s.opts.BearerTokenVariable) != "":
 		m["auth"] = s.opts.BearerTokenVariable
 	case s.opts.CredentialExport != "":
@@ -232,16 +267,33 @@ func (s *Source) profile() string {
 // still valid — that happens when the API refused it (resolver.Invalidate)
 // — and AuthRefresh runs when that check fails.
 func (s *Source) Fetch(ctx context.Context, prev *resolver.Credential) (*resolver.Credential, error) {
+	if err := s.checkVariant(); err != nil {
+		return nil, err
+	}
+	if s.skipped() {
+		return s.skipCredential(), nil
+	}
 	if tok := s.opts.Getenv(s.opts.BearerTokenVariable); tok != "" {
 		meta := map[string]string{"auth": s.opts.BearerTokenVariable}
 		if r := s.region(); r != "" {
 			meta["region"] = r
 		}
-		return &resolver.Credential{Kind: resolver.KindBearer, Token: resolver.NewSecret(tok), Source: Name, Meta: meta}, nil
+		return s.finish(&resolver.Credential{Kind: s.v.keyKind, Token: resolver.NewSecret(tok), Source: s.v.name, Meta: meta}), nil
 	}
 	if s.opts.CredentialExport != "" {
-		return s.export(ctx)
+		cred, err := s.export(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return s.finish(cred), nil
 	}
+	cred, err := s.fetchChain(ctx, prev)
+	return s.finish(cred), err
+}
+
+// fetchChain is the SDK chain with AuthRefresh run when the credentials are
+// refused.
+func (s *Source) fetchChain(ctx context.Context, prev *resolver.Credential) (*resolver.Credential, error) {
 	cred, err := s.fromChain(ctx, prev)
 	if err == nil || s.refresh == nil || errors.Is(err, ErrNoRegion) {
 		return cred, err
@@ -398,7 +450,7 @@ func (s *Source) credential(cfg sdkaws.Config, c sdkaws.Credentials) *resolver.C
 			SessionToken:    resolver.NewSecret(c.SessionToken),
 			Region:          cfg.Region,
 		},
-		Source: Name,
+		Source: s.v.name,
 		Meta:   meta,
 	}
 	if c.CanExpire {
@@ -457,7 +509,7 @@ func (s *Source) export(ctx context.Context) (*resolver.Credential, error) {
 			Region:          region,
 		},
 		Expiry: f.expiry,
-		Source: Name,
+		Source: s.v.name,
 		Meta:   map[string]string{"region": region, "provider": "credential_export"},
 	}
 	if cred.Expiry.IsZero() {

@@ -25,7 +25,9 @@ const SigningName = "bedrock"
 const emptyPayloadHash = "e3b0c44298fc1c149afbe4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 // Signer signs requests with SigV4 for resolver.Transport; register it as
-// resolver.Config.Signers[resolver.KindAWS]. Each call signs anew, with the
+// resolver.Config.Signers[resolver.KindAWS]. The service is the
+// credential's AWSKeys.Service when set (bedrock-mantle,
+// aws-external-anthropic), else the signer's own ("bedrock"). Each call signs anew, with the
 // current time and the credential's region, so a retried request never
 // reuses a signature.
 type Signer struct {
@@ -77,7 +79,13 @@ func (s *Signer) Sign(ctx context.Context, req *http.Request, cred *resolver.Cre
 		SecretAccessKey: cred.AWS.SecretAccessKey.Reveal(),
 		SessionToken:    cred.AWS.SessionToken.Reveal(),
 	}
-	if err := s.v4.SignHTTP(ctx, creds, req, hash, s.service, cred.AWS.Region, s.now().UTC()); err != nil {
+	service := s.service
+	if cred.AWS.Service != "" {
+		// One signer serves every AWS-signed source; the credential says
+		// which service it was made for.
+		service = cred.AWS.Service
+	}
+	if err := s.v4.SignHTTP(ctx, creds, req, hash, service, cred.AWS.Region, s.now().UTC()); err != nil {
 		return fmt.Errorf("aws signer: %w", err)
 	}
 	return nil

@@ -27,6 +27,7 @@ func Descriptor() source.Descriptor {
 		},
 		Variables: []source.Variable{
 			{Key: "use_vertex", Name: EnvUseVertex, Help: "variable that, truthy, turns on source vertex"},
+			{Key: "skip_vertex_auth", Name: EnvSkipVertexAuth, Help: "variable that, truthy, makes source vertex send no Google token (a proxy adds the credential)"},
 		},
 		Enabled: func(in source.Input) bool {
 			var o Options
@@ -38,6 +39,7 @@ func Descriptor() source.Descriptor {
 				return nil, err
 			}
 			o.Output, o.Getenv, o.EnableVariable = in.Output(), in.Getenv, in.Variable("use_vertex")
+			o.SkipVariable = in.Variable("skip_vertex_auth")
 			return New(o), nil
 		},
 	}

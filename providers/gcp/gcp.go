@@ -27,6 +27,7 @@ import (
 	"cloud.google.com/go/auth/credentials"
 
 	"github.com/credchain/credchain/providers/internal/shell"
+	"github.com/credchain/credchain/providers/internal/skipauth"
 	"github.com/credchain/credchain/resolver"
 )
 
@@ -107,6 +108,11 @@ type Options struct {
 	// EnableVariable names the variable that turns the source on
 	// (CLAUDE_CODE_USE_VERTEX when empty).
 	EnableVariable string
+	// SkipVariable names the variable that, truthy, makes the source send
+	// no Google token, for a proxy that adds its own credentials
+	// (CLAUDE_CODE_SKIP_VERTEX_AUTH when empty); ANTHROPIC_AUTH_TOKEN is
+	// then forwarded as a bearer token when set.
+	SkipVariable string
 }
 
 // Source is the "vertex" credential source. It is safe for concurrent use.
@@ -130,6 +136,9 @@ func New(opts Options) *Source {
 	if opts.EnableVariable == "" {
 		opts.EnableVariable = EnvUseVertex
 	}
+	if opts.SkipVariable == "" {
+		opts.SkipVariable = EnvSkipVertexAuth
+	}
 	s := &Source{opts: opts}
 	s.refresh = shell.NewRefresher(SettingAuthRefresh, opts.AuthRefresh, opts.CommandTimeout, opts.RefreshCooldown, opts.Now, opts.Output)
 	return s
@@ -151,7 +160,13 @@ func (s *Source) Probe() error {
 // shared store, so other processes reuse them until the refresh window.
 // While the source is turned off the resolver does not read the store for it
 // (its Probe says so).
-func (s *Source) Persistent() bool { return true }
+func (s *Source) Persistent() bool { return !s.skipped() }
+
+// EnvSkipVertexAuth is Claude Code's variable for a proxy that
+// authenticates to Vertex itself.
+const EnvSkipVertexAuth = "CLAUDE_CODE_SKIP_VERTEX_AUTH"
+
+func (s *Source) skipped() bool { return resolver.Truthy(s.opts.Getenv(s.opts.SkipVariable)) }
 
 // Describe implements resolver.Describer with the non-secret settings.
 func (s *Source) Describe() map[string]string {
@@ -207,6 +222,9 @@ func (s *Source) credentialsFile() (path, setting string) {
 // (unless it ran within the cool-down) and the token is asked for once
 // more.
 func (s *Source) Fetch(ctx context.Context, _ *resolver.Credential) (*resolver.Credential, error) {
+	if s.skipped() {
+		return skipauth.Credential(Name, s.opts.SkipVariable, s.opts.Getenv, map[string]string{"region": s.region()}), nil
+	}
 	cred, err := s.fetch(ctx)
 	if err == nil || s.refresh == nil {
 		return cred, err

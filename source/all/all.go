@@ -9,6 +9,9 @@ import (
 	"github.com/credchain/credchain/fdsource"
 	"github.com/credchain/credchain/oauthpkce"
 	"github.com/credchain/credchain/providers/aws"
+	"github.com/credchain/credchain/providers/federation"
+	"github.com/credchain/credchain/providers/foundry"
+	"github.com/credchain/credchain/providers/gateway"
 	"github.com/credchain/credchain/providers/gcp"
 	"github.com/credchain/credchain/source"
 )
@@ -18,7 +21,11 @@ import (
 // Order.
 func Sources() []source.Descriptor {
 	return []source.Descriptor{
+		gateway.Descriptor(),
 		aws.Descriptor(),
+		foundry.Descriptor(),
+		aws.AnthropicAWSDescriptor(),
+		aws.MantleDescriptor(),
 		gcp.Descriptor(),
 		apikey.AuthTokenDescriptor(),
 		apikey.APIKeyDescriptor(),
@@ -26,6 +33,7 @@ func Sources() []source.Descriptor {
 		apikey.HelperDescriptor(),
 		apikey.OAuthTokenDescriptor(),
 		fdsource.OAuthTokenDescriptor(),
+		federation.Descriptor(),
 		oauthpkce.Descriptor(),
 	}
 }
