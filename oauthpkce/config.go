@@ -53,9 +53,11 @@ const DefaultLoginTimeout = 5 * time.Minute
 const DefaultRequestTimeout = 30 * time.Second
 
 // Config is the oauth settings. Either Issuer (OpenID Connect discovery) or
-// AuthorizeURL and TokenURL are needed to log in; a refresh works from the
-// stored login alone (its token endpoint and client id are kept in the
-// record), so a Source built from an empty Config still refreshes.
+// AuthorizeURL and TokenURL are needed to log in. A refresh uses the token
+// endpoint and client id kept in the stored login, so a login keeps
+// refreshing after those settings change; but a Source built from an empty
+// Config does not apply (Probe reports it not configured), so its stored
+// login is neither read nor refreshed.
 type Config struct {
 	// Name is the source name (Name when empty).
 	Name string

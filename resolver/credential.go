@@ -12,8 +12,9 @@ import (
 // Kind says how a credential is sent.
 type Kind string
 
-// The credential kinds. KindAWS and KindGoogle are signed or sent by the
-// Signer registered for them in Config.Signers (see providers/aws, providers/gcp).
+// The credential kinds. KindAPIKey, KindBearer and KindGoogle travel as one
+// header (see Credential.Header); only KindAWS needs the Signer registered
+// for it in Config.Signers (providers/aws.Signer).
 const (
 	KindAPIKey Kind = "api_key" // header x-api-key
 	KindBearer Kind = "bearer"  // header Authorization: Bearer
@@ -38,8 +39,9 @@ type AWSKeys struct {
 
 // Credential is one credential to send, as produced by a Source. It is an
 // immutable value: the resolver hands the same pointer to every caller, so
-// nobody may modify a Credential after creating it. Use With* helpers or
-// build a new one.
+// nobody may modify a Credential after creating it, nor its AWS keys or Meta
+// map. To derive one, copy the struct (c2 := *c), give the copy its own Meta
+// map (maps.Clone) if it changes it, and use the copy.
 //
 // Every form of printing it (String, Format, GoString, JSON, slog) redacts
 // the secrets.

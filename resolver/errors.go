@@ -71,8 +71,9 @@ func (e *NoSourceError) Error() string {
 	return b.String()
 }
 
-// Is matches ErrNoSource.
-func (e *NoSourceError) Is(target error) bool { return target == ErrNoSource }
+// Is matches ErrNoSource and ErrPermanent: retrying cannot configure a
+// source.
+func (e *NoSourceError) Is(target error) bool { return target == ErrNoSource || target == ErrPermanent }
 
 // RetryAfter is implemented by errors that carry a server's Retry-After; the
 // scheduler waits at least that long before retrying.
@@ -89,11 +90,14 @@ func Reason(err error) string {
 	return err.Error()
 }
 
-// ErrPermanent is wrapped by a source's error when retrying cannot help
-// until the settings or the stored record change (the provider refused the
-// client: invalid_client, unauthorized_client; it answered 200 with
-// something that is not a token response). The scheduler does not call the
-// source again for that record.
+// ErrPermanent is matched by errors that retrying cannot fix. A source
+// wraps it when the provider refused the client (invalid_client,
+// unauthorized_client) or answered 200 with something that is not a token
+// response: the scheduler does not call the source again for that record
+// until the settings or the stored record change. The Transport marks its
+// own such errors with it (nothing configured, login required, resolver
+// closed, no Signer for the kind) so an HTTP client's retry logic can give
+// up at once (the anthropicsdk integration does).
 var ErrPermanent = errors.New("not retried until the settings or the stored login change")
 
 // ErrStoreRead is matched by the error of a source whose stored record

@@ -44,6 +44,10 @@ type Config struct {
 	// Signers sign requests for kinds that are not a plain header
 	// (KindAWS); see Transport.
 	Signers map[Kind]Signer
+	// RejectionPolicy says, per kind, which HTTP statuses mean the API
+	// refused a credential (Transport and Watch then call Invalidate). A
+	// kind it does not list keeps the default described at RejectionPolicy.
+	RejectionPolicy RejectionPolicy
 	// RetryMin and RetryMax bound the exponential backoff of failed
 	// background refreshes (defaults 1s and 1m, with ±20% jitter).
 	RetryMin, RetryMax time.Duration
@@ -54,8 +58,9 @@ type Config struct {
 	// FetchTimeout bounds one fetch (default: none; sources bound their
 	// own calls).
 	FetchTimeout time.Duration
-	// CloseTimeout bounds how long Close waits for in-flight refreshes to be
-	// stored (default 10s).
+	// CloseTimeout bounds how long Close waits for in-flight refreshes of
+	// persistent sources to be stored (default 10s). A fetch with nothing to
+	// store (an API-key helper run) is cancelled at once by Close.
 	CloseTimeout time.Duration
 }
 
@@ -70,8 +75,12 @@ type Resolver struct {
 	prefetch *cache.Prefetch
 	root     context.Context
 	cancel   context.CancelFunc
-	closed   atomic.Bool
-	inflight sync.WaitGroup
+	// abort is cancelled as soon as Close starts: it bounds the fetches of
+	// sources that store nothing, which Close does not wait for.
+	abort       context.Context
+	cancelAbort context.CancelFunc
+	closed      atomic.Bool
+	inflight    sync.WaitGroup
 	// closeOnce makes every Close wait for the first one to finish.
 	closeOnce sync.Once
 	closeErr  error
@@ -105,7 +114,8 @@ func New(ctx context.Context, cfg Config) (*Resolver, error) {
 		cfg.CloseTimeout = 10 * time.Second
 	}
 	root, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &Resolver{cfg: cfg, clock: cfg.Clock, window: cfg.RefreshWindow, byName: map[string]*entry{}, root: root, cancel: cancel}
+	abort, cancelAbort := context.WithCancel(root)
+	r := &Resolver{cfg: cfg, clock: cfg.Clock, window: cfg.RefreshWindow, byName: map[string]*entry{}, root: root, cancel: cancel, abort: abort, cancelAbort: cancelAbort}
 	var keys []string
 	// Prefetch only what could win: once a source that reads the
 	// environment applies (an API key, a descriptor), stored records below
@@ -158,7 +168,7 @@ func New(ctx context.Context, cfg Config) (*Resolver, error) {
 // Resolve returns the credential to send now, from the highest configured
 // source. Once a source has won, Resolve on its fresh credential is one
 // atomic load: no lock, no allocation, no clock read (timers move a
-// credential to stale and expired).
+// credential to stale and expired). After Close it returns ErrClosed.
 func (r *Resolver) Resolve(ctx context.Context) (*Credential, error) {
 	if e := r.winner.Load(); e != nil {
 		return e.get(ctx)
@@ -175,6 +185,11 @@ func (r *Resolver) walk(ctx context.Context) (*Credential, error) {
 		cred, err := e.resolveOnce(ctx)
 		if err == nil {
 			r.winner.CompareAndSwap(nil, e)
+			// Close clears the winner; never set it again behind Close.
+			if r.closed.Load() {
+				r.winner.Store(nil)
+				return nil, ErrClosed
+			}
 			return cred, nil
 		}
 		if errors.Is(err, ErrNotConfigured) {
@@ -184,6 +199,29 @@ func (r *Resolver) walk(ctx context.Context) (*Credential, error) {
 		return nil, err
 	}
 	return nil, &NoSourceError{Reasons: reasons}
+}
+
+// Check reports, without fetching anything, a chain that cannot produce a
+// credential: when every source says through its Probe (see Prober) that
+// it does not apply, it returns a *NoSourceError (matching ErrNoSource and
+// ErrPermanent) that lists each source and why. A source without a Probe,
+// or one that applies, makes Check return nil; so does a source whose
+// Probe fails for another reason, which Resolve then reports. Call it
+// after New to fail at start-up rather than on the first request.
+func (r *Resolver) Check() error {
+	var reasons []SourceReason
+	for _, e := range r.entries {
+		p, ok := e.src.(Prober)
+		if !ok {
+			return nil
+		}
+		err := p.Probe()
+		if err == nil || !errors.Is(err, ErrNotConfigured) {
+			return nil
+		}
+		reasons = append(reasons, SourceReason{Source: e.name, Reason: Reason(err)})
+	}
+	return &NoSourceError{Reasons: reasons}
 }
 
 // Active returns the name of the source that won the chain, or "" before
@@ -213,6 +251,9 @@ func (r *Resolver) Sources() []Source {
 func (r *Resolver) Invalidate(ctx context.Context, cred *Credential) (*Credential, error) {
 	if cred == nil {
 		return nil, errors.New("resolver: invalidate: nil credential")
+	}
+	if r.closed.Load() {
+		return nil, ErrClosed
 	}
 	e, ok := r.byName[cred.Source]
 	if !ok {
@@ -342,10 +383,12 @@ func (r *Resolver) Abort() {
 }
 
 // Close stops the refresh timers and waits, up to Config.CloseTimeout, for
-// refreshes already in flight to be stored, so a rotated refresh token is
-// never lost by a process ending.
-// Concurrent and later calls wait for the first to finish and return its
-// result.
+// refreshes of persistent sources already in flight to be stored, so a
+// rotated refresh token is never lost by a process ending. Fetches with
+// nothing to store are cancelled at once (an API-key helper's process
+// group is ended). Afterwards Resolve, Invalidate and the Transport return
+// ErrClosed. Concurrent and later calls wait for the first to finish and
+// return its result.
 func (r *Resolver) Close() error {
 	r.closeOnce.Do(func() { r.closeErr = r.close() })
 	return r.closeErr
@@ -353,6 +396,10 @@ func (r *Resolver) Close() error {
 
 func (r *Resolver) close() error {
 	r.closed.Store(true)
+	// The hot path reads only the winner: without one, Resolve walks the
+	// chain and sees closed.
+	r.winner.Store(nil)
+	r.cancelAbort()
 	for _, e := range r.entries {
 		e.stopTimer()
 	}

@@ -223,6 +223,9 @@ func (e *entry) slow(ctx context.Context) (*Credential, error) {
 func (e *entry) run(c *fetchCall) {
 	defer e.r.inflight.Done()
 	ctx := e.r.root
+	if !e.persist {
+		ctx = e.r.abort // nothing to store: Close does not wait for it
+	}
 	if d := e.r.cfg.FetchTimeout; d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)

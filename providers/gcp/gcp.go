@@ -75,8 +75,8 @@ type Options struct {
 	// then gcloud's ADC file, then the metadata server.
 	CredentialsFile string `mapstructure:"credentials_file"`
 	// TokenURL is the token endpoint for authorized-user credentials
-	// (gcp.token_url). Such a file's own token_uri is ignored by the
-	// library, so this is the only way to change it.
+	// (gcp.token_url); empty means the file's own token_uri (which the
+	// library would ignore), then Google's endpoint.
 	TokenURL string `mapstructure:"token_url"`
 	// Project is the Google Cloud project (gcp.project); empty means
 	// GOOGLE_CLOUD_PROJECT, GCLOUD_PROJECT, ANTHROPIC_VERTEX_PROJECT_ID,
@@ -319,17 +319,55 @@ func (s *Source) detect() (*auth.Credentials, error) {
 		if err != nil {
 			return nil, fmt.Errorf("the Google credentials file %s (%s) %w", path, setting, err)
 		}
+		if opts.TokenURL == "" && typ == credentials.AuthorizedUser {
+			opts.TokenURL = tokenURI(data)
+		}
 		creds, err := credentials.NewCredentialsFromJSON(typ, data, opts)
 		if err != nil {
 			return nil, fmt.Errorf("the Google credentials file %s (%s) cannot be used: %w", path, setting, err)
 		}
 		return creds, nil
 	}
+	if opts.TokenURL == "" {
+		// gcloud's ADC file, which DetectDefault reads next.
+		if data, err := os.ReadFile(s.adcFile()); err == nil {
+			if typ, err := credentialsType(data); err == nil && typ == credentials.AuthorizedUser {
+				opts.TokenURL = tokenURI(data)
+			}
+		}
+	}
 	creds, err := credentials.DetectDefault(opts)
 	if err != nil {
 		return nil, fmt.Errorf("finding Google application default credentials: %w; set %s or GOOGLE_APPLICATION_CREDENTIALS, or run `gcloud auth application-default login`", err, SettingCredentialsFile)
 	}
 	return creds, nil
+}
+
+// tokenURI is an authorized-user file's token_uri ("" when absent).
+// cloud.google.com/go/auth ignores it and always uses Google's endpoint.
+func tokenURI(data []byte) string {
+	var f struct {
+		TokenURI string `json:"token_uri"`
+	}
+	_ = json.Unmarshal(data, &f)
+	return f.TokenURI
+}
+
+// adcFile is gcloud's application-default credentials file, as
+// cloud.google.com/go/auth finds it.
+func (s *Source) adcFile() string {
+	const name = "application_default_credentials.json"
+	if d := s.opts.Getenv("CLOUDSDK_CONFIG"); d != "" {
+		return filepath.Join(d, name)
+	}
+	if runtime.GOOS == "windows" {
+		return filepath.Join(s.opts.Getenv("APPDATA"), "gcloud", name)
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".config", "gcloud", name)
 }
 
 // credentialsType reads the "type" of a credentials file without quoting

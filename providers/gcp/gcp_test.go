@@ -3,6 +3,7 @@ package gcp_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,22 @@ func env(t *testing.T) string {
 		t.Setenv(v, "")
 	}
 	return home
+}
+
+// withTokenURI adds a token_uri to a credentials file, as gcloud writes
+// one for a non-default endpoint.
+func withTokenURI(t *testing.T, data []byte, uri string) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["token_uri"] = uri
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func adcPath(home string) string {
@@ -112,6 +129,24 @@ func TestCredentialTypes(t *testing.T) {
 			setup: func(t *testing.T, home string, f *testenv.GoogleFake) gcp.Options {
 				writeFile(t, adcPath(home), f.AuthorizedUserJSON())
 				return gcp.Options{TokenURL: f.TokenURL, Project: "settings-project"}
+			},
+			grant: testenv.GrantRefreshToken, wantProject: "settings-project",
+		},
+		{
+			name: "authorized user in gcloud's ADC file with its own token_uri",
+			setup: func(t *testing.T, home string, f *testenv.GoogleFake) gcp.Options {
+				writeFile(t, adcPath(home), withTokenURI(t, f.AuthorizedUserJSON(), f.TokenURL))
+				return gcp.Options{Project: "settings-project"}
+			},
+			grant: testenv.GrantRefreshToken, wantProject: "settings-project",
+		},
+		{
+			name: "authorized user via GOOGLE_APPLICATION_CREDENTIALS with its own token_uri",
+			setup: func(t *testing.T, home string, f *testenv.GoogleFake) gcp.Options {
+				p := filepath.Join(home, "user.json")
+				writeFile(t, p, withTokenURI(t, f.AuthorizedUserJSON(), f.TokenURL))
+				t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", p)
+				return gcp.Options{Project: "settings-project"}
 			},
 			grant: testenv.GrantRefreshToken, wantProject: "settings-project",
 		},
