@@ -1,13 +1,13 @@
 package aws_test
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/providers/aws"
 	"github.com/credchain/credchain/resolver"
 )
@@ -27,16 +27,7 @@ func TestWorkspaceSwitchNeverServesTheOtherRecord(t *testing.T) {
 	resolve := func(workspace string) *resolver.Credential {
 		t.Helper()
 		src := aws.NewAnthropicAWS(options(aws.Options{CredentialExport: "cat " + out, Region: "us-east-1", WorkspaceID: workspace}))
-		r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Store: store})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = r.Close() })
-		cred, err := r.Resolve(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cred
+		return testenv.ResolveWith(t, resolver.Config{Sources: []resolver.Source{src}, Store: store})
 	}
 	export("ASIAWORKSPACEA")
 	if a := resolve("wrkspc_a"); a.AWS == nil || a.AWS.AccessKeyID != "ASIAWORKSPACEA" {

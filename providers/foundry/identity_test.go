@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/providers/foundry"
 	"github.com/credchain/credchain/resolver"
 )
@@ -105,15 +106,7 @@ func TestClientIDSwitchNeverServesTheOtherRecord(t *testing.T) {
 	resolve := func(clientID string) string {
 		t.Helper()
 		t.Setenv("AZURE_CLIENT_ID", clientID)
-		r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{foundry.New(foundry.Options{})}, Store: store})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = r.Close() })
-		cred, err := r.Resolve(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		cred := testenv.ResolveWith(t, resolver.Config{Sources: []resolver.Source{foundry.New(foundry.Options{})}, Store: store})
 		return cred.Token.Reveal()
 	}
 	if got := resolve("client-a"); got != "token-of-client-a" {
