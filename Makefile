@@ -3,16 +3,20 @@
 # (GoReleaser itself takes too long to build from source here).
 GO ?= go
 
-.PHONY: build test crossbuild release clean
+.PHONY: build test test-integration crossbuild release clean
 
 ## build: the credchain binary for this machine, in bin/
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/credchain ./cmd/credchain
 
-## test: every test with the race detector (CI runs .ci/run, which also
-## installs the components the tests talk to)
+## test: the unit tests with the race detector (Go alone, offline)
 test:
 	$(GO) test -race ./...
+
+## test-integration: unit and integration tests; needs the components
+## .ci/setup.d/*.sh install and export (CI runs .ci/run, which does both)
+test-integration:
+	$(GO) test -race -tags integration ./...
 
 ## crossbuild: CGO_ENABLED=0 build and go vet for every release target
 crossbuild:

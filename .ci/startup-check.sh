@@ -11,7 +11,7 @@
 #     Modules that must never be linked into the binary at all (browser
 #     automation, telemetry, TUI, gRPC, ...) are not.
 #  2. Package init (GODEBUG=inittrace=1): 99designs/keyring's init does not
-#     probe D-Bus (upstream's does; see third_party/keyring/PATCHES.md) and
+#     probe D-Bus (upstream's does; see cache/internal/keyring/PATCHES.md) and
 #     no package of a forbidden module initialises.
 #  3. System calls (strace), once with a live private D-Bus session bus and
 #     once with no bus but a dbus-launch on PATH: no connect() at all (no
@@ -120,9 +120,9 @@ if ! "${run_env[@]}" GODEBUG=inittrace=1 "$bin" token >"$work/init.out" 2>"$work
 	fail "credchain token failed: $(grep -v '^init ' "$work/init.err" | head -5)"
 fi
 # "init <pkg> @T ms, C ms clock, B bytes, A allocs"
-kr_allocs=$(awk '$1 == "init" && $2 == "github.com/99designs/keyring" { print $(NF-1) }' "$work/init.err")
+kr_allocs=$(awk '$1 == "init" && $2 == "github.com/credchain/credchain/cache/internal/keyring" { print $(NF-1) }' "$work/init.err")
 if [ -n "$kr_allocs" ] && [ "$kr_allocs" -gt 16 ]; then
-	fail "github.com/99designs/keyring's init made $kr_allocs allocations (the patched one makes ~5): it probes D-Bus again; is the replace of third_party/keyring gone from go.mod?"
+	fail "cache/internal/keyring's init made $kr_allocs allocations (the patched one makes ~5): it probes D-Bus again (see cache/internal/keyring/PATCHES.md)"
 fi
 bad=$(awk '$1 == "init" { print $2 }' "$work/init.err" | grep -E "$forbidden_re" || true)
 if [ -n "$bad" ]; then

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
+	"github.com/credchain/credchain/internal/runner"
 	"github.com/credchain/credchain/resolver"
 )
 
@@ -29,7 +29,8 @@ const MaxHelperOutput = 64 << 10
 const stderrTail = 4 << 10
 
 // waitDelay bounds how long, after the helper's shell has exited or been
-// killed, its output pipes may be held open by a process it left behind.
+// killed, its output pipes may be held open by a process it left behind
+// (which is then killed).
 const waitDelay = 5 * time.Second
 
 // Sentinel errors of the helper, matched with errors.Is.
@@ -56,9 +57,9 @@ const helperSetting = "api_key_helper (apiKeyHelper)"
 type HelperOptions struct {
 	// Name is the source name (DefaultHelperName when empty).
 	Name string
-	// Command is run with /bin/sh -c (cmd /C on Windows); its standard
-	// output, trimmed, is the key. Empty means the source is not
-	// configured.
+	// Command is run with /bin/sh -c (cmd.exe /d /s /c on Windows; see
+	// internal/runner); its standard output, trimmed, is the key. Empty
+	// means the source is not configured.
 	Command string
 	// TTL is how long a key is used before the helper is run again in the
 	// background while the old key is still served (DefaultTTL when zero;
@@ -69,8 +70,13 @@ type HelperOptions struct {
 	Timeout time.Duration
 	// Dir is the command's working directory; empty means the current one.
 	Dir string
-	// Env is the command's environment; nil inherits os.Environ().
+	// Env is the command's environment; nil inherits os.Environ(). Either
+	// way credchain's own secrets (runner.ScrubbedEnv) and ScrubEnv are
+	// removed from it.
 	Env []string
+	// ScrubEnv names more variables to remove from the command's
+	// environment: secret-bearing variables the helper has no use for.
+	ScrubEnv []string
 	// Now is the clock for the key's refresh time (time.Now when nil). Pass
 	// the resolver's clock when it is not the system clock.
 	Now func() time.Time
@@ -86,9 +92,12 @@ type HelperOptions struct {
 // After the API refuses the key (HTTP 401 through resolver.Transport), the
 // resolver calls Fetch again at once with the refused key as prev.
 //
-// The key is never placed in any command's arguments or environment, and
-// error messages carry the end of the command's standard error with the
-// previous and the printed key scrubbed from it.
+// The command runs through internal/runner. The key is never placed in any
+// command's arguments or environment, the command's environment has none of
+// credchain's own secrets (CREDCHAIN_FILE_PASSWORD, CREDCHAIN_API_KEY_HELPER,
+// HelperOptions.ScrubEnv), and error messages carry the end of the
+// command's standard error with the previous and the printed key, and the
+// scrubbed variables' values, redacted.
 //
 // On Unix the command runs in a process group of its own, so a timeout ends
 // everything it started. Its standard input is empty and, being outside the
@@ -134,10 +143,6 @@ func (h *Helper) Describe() map[string]string {
 	return map[string]string{"ttl": h.opts.TTL.String(), "timeout": h.opts.Timeout.String()}
 }
 
-// errTimedOut is the cause of the run's context when its timeout fires, to
-// tell it apart from the caller cancelling.
-var errTimedOut = errors.New("api key helper timeout")
-
 // Fetch implements resolver.Source: it runs the command once. prev, when
 // set, is the key in use (a re-run after the TTL or after a 401); it is only
 // used to scrub it from error messages.
@@ -145,43 +150,34 @@ func (h *Helper) Fetch(ctx context.Context, prev *resolver.Credential) (*resolve
 	if err := h.Probe(); err != nil {
 		return nil, err
 	}
-	runCtx, cancel := context.WithTimeoutCause(ctx, h.opts.Timeout, errTimedOut)
-	defer cancel()
-	cmd, err := shellCommand(runCtx, h.opts.Command)
-	if err != nil {
-		return nil, &helperError{sentinel: ErrHelperFailed, cause: err,
-			msg: "apikey: helper: cannot run the " + helperSetting + " command: " + err.Error()}
+	opts := runner.Options{
+		Timeout:   h.opts.Timeout,
+		Dir:       h.opts.Dir,
+		Env:       h.opts.Env,
+		ScrubEnv:  h.opts.ScrubEnv,
+		MaxStdout: MaxHelperOutput,
+		MaxLog:    stderrTail,
+		WaitDelay: waitDelay,
 	}
-	cmd.Dir = h.opts.Dir
-	cmd.Env = h.opts.Env
-	cmd.WaitDelay = waitDelay
-	stdout := &headBuffer{max: MaxHelperOutput}
-	stderr := &tailBuffer{max: 2 * stderrTail}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	runErr := cmd.Run()
-	if errors.Is(runErr, exec.ErrWaitDelay) && runCtx.Err() == nil {
-		// The shell exited 0 but something it started still held its
-		// output after waitDelay: what the shell printed is complete, and
-		// the stragglers are ended.
-		killGroup(cmd)
-		runErr = nil
-	}
-
-	key := strings.TrimSpace(string(stdout.buf))
-	var scrub []string
 	if prev != nil {
-		scrub = append(scrub, prev.Token.Reveal())
+		opts.Secrets = append(opts.Secrets, prev.Token.Reveal())
 	}
-	scrub = append(scrub, key)
-	diag := func() string { return stderr.text(scrub) }
+	res, runErr := runner.Run(ctx, h.opts.Command, opts)
+	key := strings.TrimSpace(string(res.Stdout))
+	// The printed key too: a helper that fails after printing it, or
+	// prints it on both streams, must not leak it into the error.
+	diag := func() string { return oneLine(res.Log(key)) }
 
 	switch {
-	case errors.Is(context.Cause(runCtx), errTimedOut):
+	case errors.Is(runErr, runner.ErrTimeout):
 		return nil, &helperError{sentinel: ErrHelperTimeout, cause: context.DeadlineExceeded,
 			msg: fmt.Sprintf("apikey: helper: the %s command did not finish within %v and was killed%s; make it finish sooner or raise api_key_helper_timeout",
 				helperSetting, h.opts.Timeout, withStderr(diag()))}
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("apikey: helper: the %s command was stopped: %w", helperSetting, context.Cause(ctx))
+	case errors.Is(runErr, runner.ErrUnsupported):
+		return nil, &helperError{sentinel: ErrHelperFailed, cause: runErr,
+			msg: "apikey: helper: cannot run the " + helperSetting + " command: " + runErr.Error()}
 	case runErr != nil:
 		var exit *exec.ExitError
 		what := "failed: " + runErr.Error()
@@ -190,7 +186,7 @@ func (h *Helper) Fetch(ctx context.Context, prev *resolver.Credential) (*resolve
 		}
 		return nil, &helperError{sentinel: ErrHelperFailed, cause: runErr,
 			msg: fmt.Sprintf("apikey: helper: the %s command %s%s; run it by hand to see why", helperSetting, what, withStderr(diag()))}
-	case stdout.overflow:
+	case res.StdoutOverflow:
 		return nil, &helperError{sentinel: ErrHelperOutput,
 			msg: fmt.Sprintf("apikey: helper: the %s command printed more than %d bytes on standard output; it must print only the API key", helperSetting, MaxHelperOutput)}
 	case key == "":
@@ -209,6 +205,16 @@ func (h *Helper) Fetch(ctx context.Context, prev *resolver.Credential) (*resolve
 		IssuedAt:  now,
 		RefreshAt: now.Add(h.opts.TTL),
 	}, nil
+}
+
+// oneLine puts a multi-line log on one line for an error message.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 func describeExit(exit *exec.ExitError) string {
@@ -257,70 +263,4 @@ func (e *helperError) Unwrap() []error {
 		return []error{e.sentinel}
 	}
 	return []error{e.sentinel, e.cause}
-}
-
-// headBuffer keeps the first max bytes written and drains the rest, so the
-// helper never blocks on a full pipe.
-type headBuffer struct {
-	buf      []byte
-	max      int
-	overflow bool
-}
-
-func (b *headBuffer) Write(p []byte) (int, error) {
-	keep := len(p)
-	if room := b.max - len(b.buf); keep > room {
-		keep = max(room, 0)
-		b.overflow = true
-	}
-	b.buf = append(b.buf, p[:keep]...)
-	return len(p), nil
-}
-
-// tailBuffer keeps the last max bytes written.
-type tailBuffer struct {
-	buf       []byte
-	max       int
-	truncated bool
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.max; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-		b.truncated = true
-	}
-	return len(p), nil
-}
-
-// text is the end of the captured output, safe for an error message: the
-// given secrets are replaced, control characters (terminal escapes) shown
-// as '?', and at most stderrTail bytes kept. The buffer holds twice that,
-// so a secret cut by the buffer's start falls outside what is shown.
-func (b *tailBuffer) text(secrets []string) string {
-	s := string(b.buf)
-	for _, sec := range secrets {
-		if len(sec) >= 8 {
-			s = strings.ReplaceAll(s, sec, "[REDACTED]")
-		}
-	}
-	s = strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' {
-			return ' '
-		}
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
-			return '?'
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	truncated := b.truncated
-	if len(s) > stderrTail {
-		s = s[len(s)-stderrTail:]
-		truncated = true
-	}
-	if truncated && s != "" {
-		s = "…" + s
-	}
-	return s
 }

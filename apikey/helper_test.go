@@ -546,3 +546,26 @@ func TestParseTTLms(t *testing.T) {
 		}
 	}
 }
+
+// TestHelperEnvironmentScrubbed: the helper does not inherit credchain's
+// own secrets (the file store's password, the helper setting itself) or the
+// variables named in ScrubEnv, and a password it prints anyway is redacted
+// from the error.
+func TestHelperEnvironmentScrubbed(t *testing.T) {
+	testenv.Hermetic(t)
+	const password = "file-store-master-password-4321"
+	t.Setenv("CREDCHAIN_FILE_PASSWORD", password)
+	t.Setenv("CREDCHAIN_API_KEY_HELPER", "echo sk-ant-api03-in-the-setting-0000")
+	t.Setenv("OTHER_SECRET", "other-secret-value-8765")
+	h := apikey.NewHelper(apikey.HelperOptions{Timeout: 30 * time.Second, ScrubEnv: []string{"OTHER_SECRET"},
+		Command: `printf 'key-%s-%s-%s' "${CREDCHAIN_FILE_PASSWORD:-none}" "${CREDCHAIN_API_KEY_HELPER:-none}" "${OTHER_SECRET:-none}"`})
+	cred, err := h.Fetch(context.Background(), nil)
+	if err != nil || cred.Token.Reveal() != "key-none-none-none" {
+		t.Fatalf("Fetch = %v, %v; want key-none-none-none (nothing inherited)", cred, err)
+	}
+	h = apikey.NewHelper(apikey.HelperOptions{Timeout: 30 * time.Second, Command: "echo 'the password is " + password + "' >&2; exit 1"})
+	_, err = h.Fetch(context.Background(), nil)
+	if !errors.Is(err, apikey.ErrHelperFailed) || strings.Contains(err.Error(), password) || !strings.Contains(err.Error(), "the password is [REDACTED]") {
+		t.Fatalf("Fetch = %v; want ErrHelperFailed with the password redacted", err)
+	}
+}

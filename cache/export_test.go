@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/99designs/keyring"
+	"github.com/credchain/credchain/cache/internal/keyring"
 )
 
 // ItemName is the keyring item name of key for a store on dir (default

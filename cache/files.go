@@ -11,7 +11,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/99designs/keyring"
+	"github.com/credchain/credchain/cache/internal/keyring"
 )
 
 // plainRecord is one plaintext file: the record bytes (base64 in JSON)

@@ -11,7 +11,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/99designs/keyring"
+	"github.com/credchain/credchain/cache/internal/keyring"
 )
 
 // loginCollection is the Secret Service collection credchain writes to.

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/99designs/keyring"
+	"github.com/credchain/credchain/cache/internal/keyring"
 )
 
 // ErrLocked is returned (wrapped) by the macos-security backend when the

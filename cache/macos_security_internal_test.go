@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/99designs/keyring"
+	"github.com/credchain/credchain/cache/internal/keyring"
 )
 
 func TestAutoUsesMacSecurity(t *testing.T) {

@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 	case "lock-holder":
 		os.Exit(childLockHolder())
 	case "secret-service":
-		os.Exit(m.Run())
+		os.Exit(childSecretService())
 	}
 	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "disabled:" {
 		cmd := exec.Command(os.Args[0], os.Args[1:]...)

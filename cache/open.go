@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/99designs/keyring"
+	"github.com/credchain/credchain/cache/internal/keyring"
 )
 
 // DefaultTimeout is the time box of one backend call when Options.Timeout

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/99designs/keyring"
+	"github.com/credchain/credchain/cache/internal/keyring"
 )
 
 // hangingKeyring is a keyring.Keyring whose calls block until release is

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/99designs/keyring"
+	"github.com/credchain/credchain/cache/internal/keyring"
 )
 
 // The Windows Credential Manager holds at most 2,560 bytes per credential:

@@ -445,7 +445,7 @@ func TestThroughResolver(t *testing.T) {
 }
 
 // The child protocol: the parent re-executes the test binary with
-// childMarker set; TestFDChild then resolves the chain from its real
+// childMarker set; TestMain runs fdChild, which resolves the chain from its real
 // environment and inherited descriptors and prints one line: the result,
 // with the secret only as a hash and a mask.
 const childMarker = "CREDCHAIN_FDSOURCE_TEST_CHILD"
@@ -468,17 +468,18 @@ func hash(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// TestFDChild is the child half of TestInheritedDescriptor. Run directly,
-// it checks itself: it starts a child with a pipe on fd 3.
+// TestFDChild checks the child protocol itself: a child with a pipe on fd 3.
 func TestFDChild(t *testing.T) {
-	if os.Getenv(childMarker) == "" {
-		testenv.Hermetic(t)
-		res := runChild(t, "pipe", "CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR", "3")
-		if res.SHA256 != hash(testSecret) || res.Kind != "bearer" {
-			t.Fatalf("child result %+v", res)
-		}
-		return
+	testenv.Hermetic(t)
+	res := runChild(t, "pipe", "CLAUDE_CODE_OAUTH_TOKEN_FILE_DESCRIPTOR", "3")
+	if res.SHA256 != hash(testSecret) || res.Kind != "bearer" {
+		t.Fatalf("child result %+v", res)
 	}
+}
+
+// fdChild is the child half of TestInheritedDescriptor, run by TestMain in
+// a re-executed test binary.
+func fdChild() int {
 	var res childResult
 	sources := []*fdsource.Source{
 		fdsource.New("api-key-fd", apiKeyVar, resolver.KindAPIKey, os.Getenv),
@@ -486,7 +487,8 @@ func TestFDChild(t *testing.T) {
 	}
 	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{sources[0], sources[1]}})
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	defer r.Close()
 	cred, err := r.Resolve(context.Background())
@@ -512,13 +514,14 @@ func TestFDChild(t *testing.T) {
 	res.FD3Open = isOpen(3)
 	line, _ := json.Marshal(res)
 	fmt.Println(childPrefix + string(line))
+	return 0
 }
 
 // runChild starts the test binary as a child with the given kind of
 // descriptor (holding testSecret) as its fd 3 and variable=value.
 func runChild(t *testing.T, kind, variable, value string) childResult {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFDChild$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), childMarker+"=1", variable+"="+value)
 	var parentEnd *os.File
 	switch kind {

@@ -1,3 +1,5 @@
+//go:build integration
+
 package oauthpkce_test
 
 import (
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/oauthpkce"
 	"github.com/credchain/credchain/resolver"
@@ -31,7 +34,7 @@ type browserPage struct {
 
 // httpBrowser returns an OpenBrowser that logs user in with plain HTTP, as
 // a browser would, in the background, and the channel its page arrives on.
-func httpBrowser(t *testing.T, user testenv.DexUser) (func(context.Context, string) error, <-chan browserPage) {
+func httpBrowser(t *testing.T, user itest.DexUser) (func(context.Context, string) error, <-chan browserPage) {
 	t.Helper()
 	pages := make(chan browserPage, 1)
 	var wg sync.WaitGroup
@@ -40,20 +43,20 @@ func httpBrowser(t *testing.T, user testenv.DexUser) (func(context.Context, stri
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			status, body, err := testenv.DexBrowserLogin(context.WithoutCancel(ctx), authURL, user)
+			status, body, err := itest.DexBrowserLogin(context.WithoutCancel(ctx), authURL, user)
 			pages <- browserPage{status, body, err}
 		}()
 		return nil
 	}, pages
 }
 
-func newSource(t *testing.T, d *testenv.Dex, mod func(*oauthpkce.Config)) *oauthpkce.Source {
+func newSource(t *testing.T, d *itest.Dex, mod func(*oauthpkce.Config)) *oauthpkce.Source {
 	t.Helper()
 	return sourceFor(t, oauthpkce.Config{Issuer: d.Issuer, ClientID: d.ClientID, Scopes: loginScopes, Redirect: oauthpkce.RedirectLoopback}, mod)
 }
 
 // login logs user in through the loopback redirect and checks the page.
-func login(t *testing.T, src *oauthpkce.Source, user testenv.DexUser) *resolver.Credential {
+func login(t *testing.T, src *oauthpkce.Source, user itest.DexUser) *resolver.Credential {
 	t.Helper()
 	open, pages := httpBrowser(t, user)
 	cred, err := src.Login(context.Background(), oauthpkce.LoginOptions{OpenBrowser: open, Timeout: time.Minute})
@@ -68,7 +71,7 @@ func login(t *testing.T, src *oauthpkce.Source, user testenv.DexUser) *resolver.
 }
 
 // userinfo asks Dex whether it accepts the access token (200) or not.
-func userinfo(t *testing.T, d *testenv.Dex, cred *resolver.Credential) int {
+func userinfo(t *testing.T, d *itest.Dex, cred *resolver.Credential) int {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, d.Direct+"/dex/userinfo", nil)
 	name, value, _ := cred.Header()
@@ -82,42 +85,12 @@ func userinfo(t *testing.T, d *testenv.Dex, cred *resolver.Credential) int {
 	return resp.StatusCode
 }
 
-func newResolver(t *testing.T, src resolver.Source, st cache.Store, events *testenv.Events, mod func(*resolver.Config)) *resolver.Resolver {
-	t.Helper()
-	cfg := resolver.Config{Sources: []resolver.Source{src}, Store: st, RetryMin: 100 * time.Millisecond, RetryMax: 400 * time.Millisecond}
-	if events != nil {
-		cfg.OnEvent = events.Add
-	}
-	if mod != nil {
-		mod(&cfg)
-	}
-	r, err := resolver.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("resolver.New: %v", err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r
-}
-
-func storedCred(t *testing.T, st cache.Store) *resolver.Credential {
-	t.Helper()
-	data, err := st.Get(context.Background(), oauthKey(t, st))
-	if err != nil {
-		t.Fatalf("store: %v", err)
-	}
-	c, err := resolver.DecodeRecord(data)
-	if err != nil {
-		t.Fatalf("stored record: %v", err)
-	}
-	return c
-}
-
 // TestLoginSendsS256AndStoresTheLogin: a loopback login against Dex sends an
 // S256 challenge, redeems the code with its verifier, and the resolver
 // stores one record the next process can use.
 func TestLoginSendsS256AndStoresTheLogin(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, nil)
 	user := d.User(t, "alice")
 	cred := login(t, src, user)
@@ -189,7 +162,7 @@ func TestLoginSendsS256AndStoresTheLogin(t *testing.T) {
 func TestRefreshAcrossLifetimes(t *testing.T) {
 	testenv.Hermetic(t)
 	const ttl = 4 * time.Second
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: ttl})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: ttl})
 	src := newSource(t, d, nil)
 	cred := login(t, src, d.User(t, "bob"))
 	st := cache.NewMemory()
@@ -252,7 +225,7 @@ func TestRefreshAcrossLifetimes(t *testing.T) {
 // only the dead refresh token is dropped from the store.
 func TestReusedRefreshTokenNeedsLogin(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, nil)
 	old := login(t, src, d.User(t, "carol"))
 
@@ -301,20 +274,20 @@ func TestReusedRefreshTokenNeedsLogin(t *testing.T) {
 func TestTokenEndpointFailuresWhileValid(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
-		fault      testenv.Fault
+		fault      itest.Fault
 		retryAfter string
 		want       string // in the refresh_failed event's error
 		minGap     time.Duration
 	}{
-		{"500", testenv.Fault500, "", "HTTP 500 server_error", 0},
-		{"429", testenv.Fault429, "1", "HTTP 429", time.Second},
-		{"hang", testenv.FaultHang, "", "no answer in time", 0},
+		{"500", itest.Fault500, "", "HTTP 500 server_error", 0},
+		{"429", itest.Fault429, "1", "HTTP 429", time.Second},
+		{"hang", itest.FaultHang, "", "no answer in time", 0},
 		// A garbage 200 is permanent (not retried until the stored login
 		// changes): see TestFetchOutcomes and the resolver's tests.
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			testenv.Hermetic(t)
-			d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: 20 * time.Second})
+			d := itest.StartDex(t, itest.DexOptions{TokenTTL: 20 * time.Second})
 			src := newSource(t, d, func(c *oauthpkce.Config) { c.RequestTimeout = 500 * time.Millisecond })
 			cred := login(t, src, d.User(t, "dave"))
 			st := cache.NewMemory()
@@ -346,7 +319,7 @@ func TestTokenEndpointFailuresWhileValid(t *testing.T) {
 			if second.Attempt < 2 {
 				t.Errorf("second failure attempt = %d", second.Attempt)
 			}
-			d.Proxy.SetFault(testenv.FaultNone, "")
+			d.Proxy.SetFault(itest.FaultNone, "")
 			events.WaitWithin(t, resolver.EventRefreshed, 10*time.Second)
 			c, err = r.Resolve(context.Background())
 			if err != nil || c.SameSecret(cred) {
@@ -356,7 +329,7 @@ func TestTokenEndpointFailuresWhileValid(t *testing.T) {
 				t.Errorf("store does not hold the recovered token")
 			}
 			calls := d.Proxy.TokenCalls("refresh_token")
-			if last := calls[len(calls)-1]; last.Status != http.StatusOK || last.Injected != testenv.FaultNone {
+			if last := calls[len(calls)-1]; last.Status != http.StatusOK || last.Injected != itest.FaultNone {
 				t.Errorf("last refresh call %+v, want a real 200", last)
 			}
 			for _, c := range calls[:len(calls)-1] {
@@ -388,7 +361,7 @@ func kick(t *testing.T, r *resolver.Resolver, cred *resolver.Credential) {
 // refused with a 400 page, and the real one still completes the login.
 func TestLoginStateMismatchKeepsWaiting(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, nil)
 	user := d.User(t, "erin")
 	type step struct {
@@ -398,7 +371,7 @@ func TestLoginStateMismatchKeepsWaiting(t *testing.T) {
 	steps := make(chan step, 2)
 	open := func(ctx context.Context, authURL string) error {
 		go func() {
-			res, err := testenv.DexPasswordLogin(context.Background(), authURL, user)
+			res, err := itest.DexPasswordLogin(context.Background(), authURL, user)
 			if err != nil || res.Redirect == nil {
 				steps <- step{0, "dex login failed: " + errString(err)}
 				return
@@ -451,7 +424,7 @@ func get(u string) (int, string) {
 // an AuthorizeError, and the page shows its description HTML-escaped.
 func TestLoginAccessDenied(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, nil)
 	page := make(chan string, 1)
 	open := func(ctx context.Context, authURL string) error {
@@ -481,7 +454,7 @@ func TestLoginAccessDenied(t *testing.T) {
 // redirect the login continues with a pasted code instead.
 func TestLoginPortInUse(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -516,14 +489,14 @@ func TestLoginPortInUse(t *testing.T) {
 
 // pasteLogin logs in with a code pasted on Paste (Dex shows it on its
 // out-of-band page); first is pasted before the real code.
-func pasteLogin(t *testing.T, src *oauthpkce.Source, user testenv.DexUser, first []string) (*resolver.Credential, string) {
+func pasteLogin(t *testing.T, src *oauthpkce.Source, user itest.DexUser, first []string) (*resolver.Credential, string) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	t.Cleanup(func() { _ = pw.Close() })
 	var out testenv.SyncBuffer
 	open := func(ctx context.Context, authURL string) error {
 		go func() {
-			res, err := testenv.DexPasswordLogin(context.Background(), authURL, user)
+			res, err := itest.DexPasswordLogin(context.Background(), authURL, user)
 			if err != nil || res.OOBCode == "" {
 				_ = pw.CloseWithError(errors.New("dex login failed"))
 				t.Errorf("dex login: %v %+v", err, res)
@@ -547,7 +520,7 @@ func pasteLogin(t *testing.T, src *oauthpkce.Source, user testenv.DexUser, first
 // pasted code with a wrong state is ignored, the real one logs in.
 func TestPasteFlow(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, func(c *oauthpkce.Config) {
 		c.Redirect = oauthpkce.RedirectPaste
 		c.PasteRedirectURI = oauthpkce.OOBRedirectURI
@@ -573,14 +546,14 @@ func TestPasteFlow(t *testing.T) {
 // loopback listener is still waiting.
 func TestAutoModePastedCodeWins(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, func(c *oauthpkce.Config) { c.Redirect = oauthpkce.RedirectAuto })
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	user := d.User(t, "heidi")
 	open := func(ctx context.Context, authURL string) error {
 		go func() {
-			res, err := testenv.DexPasswordLogin(context.Background(), authURL, user)
+			res, err := itest.DexPasswordLogin(context.Background(), authURL, user)
 			if err != nil || res.Redirect == nil {
 				t.Errorf("dex login: %v", err)
 				_ = pw.Close()
@@ -600,7 +573,7 @@ func TestAutoModePastedCodeWins(t *testing.T) {
 // TestLoginTimeout: nobody completes the login → ErrLoginTimeout.
 func TestLoginTimeout(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, nil)
 	start := time.Now()
 	_, err := src.Login(context.Background(), oauthpkce.LoginOptions{Timeout: 300 * time.Millisecond})
@@ -616,8 +589,8 @@ func TestLoginTimeout(t *testing.T) {
 // lands on credchain's callback page, and the login's token is stored.
 func TestChromiumLogin(t *testing.T) {
 	testenv.Hermetic(t)
-	chromium := testenv.Chromium(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	chromium := itest.Chromium(t)
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, nil)
 	user := d.User(t, "ivan")
 	type result struct {
@@ -628,7 +601,7 @@ func TestChromiumLogin(t *testing.T) {
 	profile := t.TempDir()
 	open := func(ctx context.Context, authURL string) error {
 		go func() {
-			text, err := testenv.ChromiumDexLogin(context.Background(), chromium, profile, authURL, user)
+			text, err := itest.ChromiumDexLogin(context.Background(), chromium, profile, authURL, user)
 			page <- result{text, err}
 		}()
 		return nil
@@ -654,22 +627,6 @@ func TestChromiumLogin(t *testing.T) {
 	}
 }
 
-// oauthKey is the key of the one oauth record in st (keyed by identity).
-func oauthKey(t *testing.T, st cache.Store) string {
-	t.Helper()
-	keys, err := st.(cache.Lister).Keys(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range keys {
-		if strings.HasPrefix(k, oauthpkce.Name+".") {
-			return k
-		}
-	}
-	t.Fatalf("no oauth record in the store (keys %v)", keys)
-	return ""
-}
-
 // TestDeviceLoginDex: `login --device` against Dex's device flow (RFC
 // 8628), approved through Dex's own verification page and password form.
 // The poller honours Dex's 5 s interval (Dex answers a poll that comes
@@ -677,7 +634,7 @@ func oauthKey(t *testing.T, st cache.Store) string {
 // login then refreshes like any other.
 func TestDeviceLoginDex(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, nil)
 	user := d.User(t, "alice")
 	if ok, err := src.DeviceAvailable(context.Background()); !ok || err != nil {
@@ -694,7 +651,7 @@ func TestDeviceLoginDex(t *testing.T) {
 			return
 		}
 		go func() {
-			page, err := testenv.DexDeviceApprove(context.Background(), uri[1], code[1], user)
+			page, err := itest.DexDeviceApprove(context.Background(), uri[1], code[1], user)
 			if err != nil {
 				page = err.Error()
 			}
@@ -737,7 +694,7 @@ func TestDeviceLoginDex(t *testing.T) {
 // cancel, and cancelling ends the login.
 func TestWrongClientDex(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, func(c *oauthpkce.Config) { c.ClientID = "not-registered" })
 	page, out, err := cancelAtErrorPage(t, src)
 	// Dex v2.45.1 answers an unknown client_id with a 404 error page.

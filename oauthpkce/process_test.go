@@ -1,3 +1,5 @@
+//go:build integration
+
 package oauthpkce_test
 
 import (
@@ -5,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 )
 
@@ -19,7 +22,7 @@ func TestProcessesBackgroundRefresh(t *testing.T) {
 	testenv.Hermetic(t)
 	const ttl = 4 * time.Second // expires_in 3s: refresh every 1.5s
 	const run = 10 * time.Second
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: ttl})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: ttl})
 	src := newSource(t, d, nil)
 	cred := login(t, src, d.User(t, "grace"))
 	loggedIn := time.Now()

@@ -282,72 +282,6 @@ func TestLogoutRevokes(t *testing.T) {
 	}
 }
 
-// TestTransport401SharesOneRefresh: an API on 127.0.0.1 that accepts only
-// tokens Dex accepts, and has just revoked the current one, answers 401;
-// concurrent requests through resolver.Transport recover with one refresh
-// at Dex and are retried.
-func TestTransport401SharesOneRefresh(t *testing.T) {
-	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
-	src := newSource(t, d, nil)
-	cred := login(t, src, d.User(t, "judy"))
-	var mu sync.Mutex
-	refused := map[string]bool{cred.Token.Reveal(): true}
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		mu.Lock()
-		bad := refused[tok]
-		mu.Unlock()
-		req, _ := http.NewRequest(http.MethodGet, d.Direct+"/dex/userinfo", nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-		}
-		if bad || err != nil || resp.StatusCode != http.StatusOK {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		_, _ = io.WriteString(w, "ok")
-	}))
-	defer api.Close()
-	st := cache.NewMemory()
-	r := newResolver(t, src, st, nil, nil)
-	if err := r.Store(context.Background(), cred); err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{Transport: r.Transport(nil)}
-	const n = 10
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := client.Get(api.URL)
-			if err != nil {
-				errs <- err
-				return
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				errs <- fmt.Errorf("HTTP %d after the retry", resp.StatusCode)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if calls := d.Proxy.TokenCalls("refresh_token"); len(calls) != 1 {
-		t.Errorf("refresh calls = %d, want 1 shared by %d refused requests", len(calls), n)
-	}
-	if got := storedCred(t, st); got.SameSecret(cred) {
-		t.Error("the store still holds the refused token")
-	}
-}
-
 // TestDefaultScopes: with an issuer and no oauth.scopes, login asks for
 // DefaultScopes, so the provider issues a refresh token.
 func TestDefaultScopes(t *testing.T) {
@@ -374,4 +308,50 @@ func TestDefaultScopes(t *testing.T) {
 	if s := u.Query().Get("scope"); s != oauthpkce.DefaultScopes {
 		t.Errorf("scope = %q, want %q", s, oauthpkce.DefaultScopes)
 	}
+}
+
+func newResolver(t *testing.T, src resolver.Source, st cache.Store, events *testenv.Events, mod func(*resolver.Config)) *resolver.Resolver {
+	t.Helper()
+	cfg := resolver.Config{Sources: []resolver.Source{src}, Store: st, RetryMin: 100 * time.Millisecond, RetryMax: 400 * time.Millisecond}
+	if events != nil {
+		cfg.OnEvent = events.Add
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	r, err := resolver.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("resolver.New: %v", err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+func storedCred(t *testing.T, st cache.Store) *resolver.Credential {
+	t.Helper()
+	data, err := st.Get(context.Background(), oauthKey(t, st))
+	if err != nil {
+		t.Fatalf("store: %v", err)
+	}
+	c, err := resolver.DecodeRecord(data)
+	if err != nil {
+		t.Fatalf("stored record: %v", err)
+	}
+	return c
+}
+
+// oauthKey is the key of the one oauth record in st (keyed by identity).
+func oauthKey(t *testing.T, st cache.Store) string {
+	t.Helper()
+	keys, err := st.(cache.Lister).Keys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if strings.HasPrefix(k, oauthpkce.Name+".") {
+			return k
+		}
+	}
+	t.Fatalf("no oauth record in the store (keys %v)", keys)
+	return ""
 }

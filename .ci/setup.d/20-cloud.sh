@@ -4,7 +4,7 @@
 # moto (with its server extras) comes only from the machine image's pyenv
 # Python: Debian has no python3-moto and PyPI is not reachable, so nothing
 # can be installed here. Fail loudly when it is missing, and hand the tests
-# the interpreter that has it (testenv.StartMoto reads MOTO_PYTHON).
+# the interpreter that has it (itest.StartMoto reads MOTO_PYTHON).
 if ! MOTO_PYTHON=$(python3 -c 'import moto, sys; print(sys.executable)' 2>/dev/null); then
 	echo "20-cloud.sh: python3 cannot import moto; the providers/aws tests need moto's server." >&2
 	echo "It ships with the machine image's Python (pyenv 3.11.7, moto 5.2.1); check PATH/PYENV_ROOT." >&2

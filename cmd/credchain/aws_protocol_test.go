@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && integration
 
 package main
 
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 )
 
@@ -25,12 +26,12 @@ func TestAWSCLICredentialProcess(t *testing.T) {
 	if !inNetns(t, nil) {
 		return
 	}
-	aws := testenv.RequireCommand(t, "aws", "the AWS CLI comes with the machine image's Python (.ci/setup.d/50-clients.sh checks it)")
+	aws := itest.RequireCommand(t, "aws", "the AWS CLI comes with the machine image's Python (.ci/setup.d/50-clients.sh checks it)")
 	bin := credchainBin(t)
 	rec := newArgvRecorder(t, bin)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	moto, err := testenv.StartMoto(ctx, 0)
+	moto, err := itest.StartMoto(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestAWSCLICredentialProcess(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &id); err != nil {
 		t.Fatalf("aws printed %q: %v", out.String(), err)
 	}
-	if id.Account != testenv.MotoAccount || !strings.HasPrefix(id.Arn, "arn:aws:sts::123456789012:assumed-role/credential-process/") {
+	if id.Account != itest.MotoAccount || !strings.HasPrefix(id.Arn, "arn:aws:sts::123456789012:assumed-role/credential-process/") {
 		t.Fatalf("aws sts get-caller-identity = %+v, want the role session credchain assumed", id)
 	}
 	rec.checkNoSecret(t, baseSecret, doc["SecretAccessKey"].(string), doc["SessionToken"].(string))

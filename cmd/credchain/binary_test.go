@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && integration
 
 package main
 
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 )
 
@@ -40,7 +41,7 @@ func cliEnv(t *testing.T, extra ...string) []string {
 // and returns stdout, stderr and the exit code.
 func runBinary(t *testing.T, env []string, extra []*os.File, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(testenv.BuildCredchain(t), args...)
+	cmd := exec.Command(itest.BuildCredchain(t), args...)
 	cmd.Env = env
 	cmd.ExtraFiles = extra
 	var out, errb bytes.Buffer
@@ -239,7 +240,7 @@ cat "$FIFO" & pid=$!
 echo ready
 wait $pid
 echo "wait ended without a signal"`
-			cmd := exec.Command(testenv.BuildCredchain(t), "exec", "--", "sh", "-c", script)
+			cmd := exec.Command(itest.BuildCredchain(t), "exec", "--", "sh", "-c", script)
 			cmd.Env = cliEnv(t, "ANTHROPIC_API_KEY="+key40, "FIFO="+fifo)
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {

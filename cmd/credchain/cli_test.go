@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 		os.Exit(fakeBrowser(f, os.Args[len(os.Args)-1]))
 	}
 	code := m.Run()
-	testenv.RemoveCredchainBuild()
+	removeTestBuilds()
 	os.Exit(code)
 }
 

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && integration
 
 package main
 
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 )
 
@@ -21,7 +22,7 @@ func TestBedrockCLI(t *testing.T) {
 	testenv.Hermetic(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	moto, err := testenv.StartMoto(ctx, 0)
+	moto, err := itest.StartMoto(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestBedrockCLI(t *testing.T) {
 	}
 	// A real AWS client takes the assumed-role session from credchain
 	// exec's environment: moto's STS recognises the session it issued.
-	aws := testenv.RequireCommand(t, "aws", "the AWS CLI comes with the machine image's Python")
+	aws := itest.RequireCommand(t, "aws", "the AWS CLI comes with the machine image's Python")
 	if root := os.Getenv("PYENV_ROOT"); root != "" {
 		env = append(env, "PYENV_ROOT="+root) // the image's aws is a pyenv shim
 	}

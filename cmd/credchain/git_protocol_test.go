@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && integration
 
 package main
 
@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 )
 
@@ -91,7 +92,7 @@ func TestGitCredentialHelper(t *testing.T) {
 	if !inNetns(t, nil) {
 		return
 	}
-	gitPath := testenv.RequireCommand(t, "git", "apt-get install git (.ci/setup.d/50-clients.sh)")
+	gitPath := itest.RequireCommand(t, "git", "apt-get install git (.ci/setup.d/50-clients.sh)")
 	bin := credchainBin(t)
 	rec := newArgvRecorder(t, bin)
 	fake := testenv.NewGoogleFake(t)

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build integration && unix
 
 package main
 
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/resolver"
 )
@@ -27,7 +28,7 @@ import (
 // queue up behind each other for a request timeout each).
 func TestHangingEndpointFailsOnceForAll(t *testing.T) {
 	testenv.Hermetic(t)
-	bin := testenv.BuildCredchain(t)
+	bin := itest.BuildCredchain(t)
 	arrived := make(chan struct{}, 8)
 	release := make(chan struct{})
 	var requests atomic.Int32

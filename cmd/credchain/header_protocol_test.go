@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && integration
 
 package main
 
@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 )
 
@@ -21,7 +22,7 @@ func TestHeaderFormatWithCurl(t *testing.T) {
 	if !inNetns(t, nil) {
 		return
 	}
-	curl := testenv.RequireCommand(t, "curl", "apt-get install curl")
+	curl := itest.RequireCommand(t, "curl", "apt-get install curl")
 	bin := credchainBin(t)
 	var mu sync.Mutex
 	got := map[string]string{}

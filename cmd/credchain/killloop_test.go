@@ -1,4 +1,4 @@
-//go:build unix
+//go:build integration && unix
 
 package main
 
@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/resolver"
 )
@@ -84,7 +85,7 @@ func killLoopRuns(t *testing.T) int {
 func TestKillDuringRefreshKeepsTheLogin(t *testing.T) {
 	want := killLoopRuns(t)
 	testenv.Hermetic(t)
-	bin := testenv.BuildCredchain(t)
+	bin := itest.BuildCredchain(t)
 	for _, backend := range []string{"plaintext", "file"} {
 		t.Run(backend, func(t *testing.T) {
 			ep := &rotatingEndpoint{current: "rt-0000-initial-refresh-token"}

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && integration
 
 package main
 
@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 )
 
@@ -81,7 +82,7 @@ func TestKubectlExecPlugin(t *testing.T) {
 	if !inNetns(t, nil) {
 		return
 	}
-	kubectl := testenv.RequireCommand(t, "kubectl", "kubectl comes with the machine image (.ci/setup.d/50-clients.sh checks it)")
+	kubectl := itest.RequireCommand(t, "kubectl", "kubectl comes with the machine image (.ci/setup.d/50-clients.sh checks it)")
 	bin := credchainBin(t)
 	tests := []struct {
 		name, apiVersion, ttlMS, refuse string

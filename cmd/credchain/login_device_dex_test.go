@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 )
 
@@ -20,12 +21,12 @@ import (
 // `credchain token`.
 func TestLoginDeviceCommandDex(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	storeDir := t.TempDir()
 	user := d.User(t, "bob")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, testenv.BuildCredchain(t), "login", "--device")
+	cmd := exec.CommandContext(ctx, itest.BuildCredchain(t), "login", "--device")
 	cmd.Env = loginEnv(t, d, storeDir, "")
 	var out testenv.SyncBuffer
 	cmd.Stdout = &out
@@ -51,7 +52,7 @@ func TestLoginDeviceCommandDex(t *testing.T) {
 		if m := codeLine.FindStringSubmatch(line); m != nil && uri != "" && code == "" {
 			code = m[1]
 			go func() {
-				page, err := testenv.DexDeviceApprove(ctx, uri, code, user)
+				page, err := itest.DexDeviceApprove(ctx, uri, code, user)
 				if err != nil {
 					page = err.Error()
 				}

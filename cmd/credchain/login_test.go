@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && integration
 
 package main
 
@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/resolver"
 )
@@ -33,7 +34,7 @@ import (
 // loginEnv is the environment of a credchain child logging in to d: oauth
 // settings, a plaintext store in storeDir, no CI, and $BROWSER set to
 // browser (if not empty).
-func loginEnv(t *testing.T, d *testenv.Dex, storeDir, browser string, extra ...string) []string {
+func loginEnv(t *testing.T, d *itest.Dex, storeDir, browser string, extra ...string) []string {
 	t.Helper()
 	home := t.TempDir()
 	env := []string{
@@ -123,7 +124,7 @@ type proc struct {
 
 func startCLI(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(testenv.BuildCredchain(t), args...), out: &testenv.SyncBuffer{}, err: &testenv.SyncBuffer{}, done: make(chan struct{})}
+	p := &proc{cmd: exec.Command(itest.BuildCredchain(t), args...), out: &testenv.SyncBuffer{}, err: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.err
 	stdin, err := p.cmd.StdinPipe()
@@ -242,12 +243,12 @@ func jwtExp(tok string) (time.Time, error) {
 }
 
 // cliLogin runs `credchain login` for user with the plain-HTTP browser.
-func cliLogin(t *testing.T, d *testenv.Dex, storeDir string, user testenv.DexUser) *proc {
+func cliLogin(t *testing.T, d *itest.Dex, storeDir string, user itest.DexUser) *proc {
 	t.Helper()
 	script, nextURL := browserFIFO(t)
 	p := startCLI(t, loginEnv(t, d, storeDir, script), "login", "--timeout", "1m")
 	authURL := nextURL()
-	status, body, err := testenv.DexBrowserLogin(context.Background(), authURL, user)
+	status, body, err := itest.DexBrowserLogin(context.Background(), authURL, user)
 	if err != nil || status != http.StatusOK || !strings.Contains(body, "Login complete") {
 		t.Fatalf("browser: %d %v %q; credchain stderr: %s", status, err, body, p.err.String())
 	}
@@ -262,7 +263,7 @@ func cliLogin(t *testing.T, d *testenv.Dex, storeDir string, user testenv.DexUse
 // and `credchain token` serves it.
 func TestLoginCommand(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	storeDir := t.TempDir()
 	user := d.User(t, "alice")
 	p := cliLogin(t, d, storeDir, user)
@@ -333,12 +334,12 @@ func TestLoginCommand(t *testing.T) {
 // fills Dex's form and shows credchain's callback page.
 func TestLoginCommandChromium(t *testing.T) {
 	testenv.Hermetic(t)
-	chromium := testenv.Chromium(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	chromium := itest.Chromium(t)
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	storeDir := t.TempDir()
 	script, nextURL := browserFIFO(t)
 	p := startCLI(t, loginEnv(t, d, storeDir, script), "login")
-	text, err := testenv.ChromiumDexLogin(context.Background(), chromium, t.TempDir(), nextURL(), d.User(t, "bob"))
+	text, err := itest.ChromiumDexLogin(context.Background(), chromium, t.TempDir(), nextURL(), d.User(t, "bob"))
 	if err != nil || !strings.Contains(text, "Login complete") {
 		t.Fatalf("Chromium: %q, %v; credchain stderr: %s", text, err, p.err.String())
 	}
@@ -354,7 +355,7 @@ func TestLoginCommandChromium(t *testing.T) {
 // terminal nor $BROWSER, login fails at once and opens no browser.
 func TestLoginNonInteractive(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	marker := filepath.Join(t.TempDir(), "opened")
 	browser := filepath.Join(t.TempDir(), "browser.sh")
 	if err := os.WriteFile(browser, []byte("#!/bin/sh\ntouch '"+marker+"'\n"), 0o700); err != nil {
@@ -393,7 +394,7 @@ func TestLoginNonInteractive(t *testing.T) {
 // TestLoginCommandTimeout: nobody finishes → exit 1 with the timeout named.
 func TestLoginCommandTimeout(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	res := runBounded(t, loginEnv(t, d, t.TempDir(), "true"), "login", "--no-browser", "--timeout", "500ms")
 	if res.code != 1 || !strings.Contains(res.err, "timed out") || !strings.Contains(res.err, "--timeout") {
 		t.Fatalf("exit %d, stderr %q", res.code, res.err)
@@ -404,12 +405,12 @@ func TestLoginCommandTimeout(t *testing.T) {
 // code is pasted on stdin.
 func TestLoginCommandPaste(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Minute})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	storeDir := t.TempDir()
 	script, nextURL := browserFIFO(t)
 	env := loginEnv(t, d, storeDir, script, "CREDCHAIN_OAUTH_REDIRECT=paste", "CREDCHAIN_OAUTH_PASTE_REDIRECT_URI=urn:ietf:wg:oauth:2.0:oob")
 	p := startCLI(t, env, "login")
-	res, err := testenv.DexPasswordLogin(context.Background(), nextURL(), d.User(t, "carol"))
+	res, err := itest.DexPasswordLogin(context.Background(), nextURL(), d.User(t, "carol"))
 	if err != nil || res.OOBCode == "" {
 		t.Fatalf("dex: %v %+v", err, res)
 	}
@@ -427,7 +428,7 @@ func TestLoginCommandPaste(t *testing.T) {
 // required) and the store keeps the rest of the login.
 func TestReusedRefreshTokenExit4(t *testing.T) {
 	testenv.Hermetic(t)
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: 2 * time.Second})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: 2 * time.Second})
 	storeDir := t.TempDir()
 	cliLogin(t, d, storeDir, d.User(t, "dave"))
 	rec := storedRecord(t, storeDir)
@@ -468,11 +469,11 @@ func TestProcessesRefreshOncePerExpiry(t *testing.T) {
 	testenv.Hermetic(t)
 	const ttl = 4 * time.Second // credchain sees expires_in = 3s
 	const run = 14 * time.Second
-	d := testenv.StartDex(t, testenv.DexOptions{TokenTTL: ttl})
+	d := itest.StartDex(t, itest.DexOptions{TokenTTL: ttl})
 	storeDir := t.TempDir()
 	cliLogin(t, d, storeDir, d.User(t, "erin"))
 	first := storedRecord(t, storeDir)
-	bin := testenv.BuildCredchain(t)
+	bin := itest.BuildCredchain(t)
 	env := loginEnv(t, d, storeDir, "")
 
 	var mu sync.Mutex

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && integration
 
 package main
 
@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/credchain/credchain/internal/testenv"
+	"github.com/credchain/credchain/internal/itest"
 )
 
 // binEnv carries the credchain binary built outside the network namespace
@@ -26,23 +26,23 @@ func credchainBin(t *testing.T) string {
 	if p := os.Getenv(binEnv); p != "" {
 		return p
 	}
-	return testenv.BuildCredchain(t)
+	return itest.BuildCredchain(t)
 }
 
 // inNetns runs the calling test inside a loopback-only network namespace
-// (see testenv.RunInLoopbackNetns), with the credchain binary and the
+// (see itest.RunInLoopbackNetns), with the credchain binary and the
 // extra files build prepares (built outside, where the go command has its
 // caches). It returns false outside: the caller returns.
 func inNetns(t *testing.T, build func(t *testing.T) []string) bool {
 	t.Helper()
-	if testenv.InLoopbackNetns() {
-		return testenv.RunInLoopbackNetns(t)
+	if itest.InLoopbackNetns() {
+		return itest.RunInLoopbackNetns(t)
 	}
 	env := []string{binEnv + "=" + credchainBin(t)}
 	if build != nil {
 		env = append(env, build(t)...)
 	}
-	return testenv.RunInLoopbackNetns(t, env...)
+	return itest.RunInLoopbackNetns(t, env...)
 }
 
 // goBuild builds the package in dir (relative to this package) into a

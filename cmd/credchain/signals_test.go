@@ -1,4 +1,4 @@
-//go:build unix
+//go:build integration && unix
 
 package main
 
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 )
 
@@ -34,7 +35,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 // helper's whole process group is gone (not orphaned).
 func TestSignalDuringHelperKillsItsGroup(t *testing.T) {
 	testenv.Hermetic(t)
-	bin := testenv.BuildCredchain(t)
+	bin := itest.BuildCredchain(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sigName(sig), func(t *testing.T) {
 			pidFile := filepath.Join(t.TempDir(), "helper.pid")
@@ -85,7 +86,7 @@ func TestSignalDuringHelperKillsItsGroup(t *testing.T) {
 // credchain inside credchain without end.
 func TestRecursionGuard(t *testing.T) {
 	testenv.Hermetic(t)
-	bin := testenv.BuildCredchain(t)
+	bin := itest.BuildCredchain(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config")
 	if err := os.WriteFile(cfg, []byte("[profile loop]\nregion = us-east-1\ncredential_process = "+bin+" token --format credential-process\n"), 0o600); err != nil {

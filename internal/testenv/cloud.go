@@ -6,8 +6,6 @@ import (
 	"net"
 	"net/http"
 	"time"
-
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 )
 
 // LoopbackDial dials only loopback addresses. Anything else fails before a
@@ -32,14 +30,4 @@ func LoopbackHTTPClient() *http.Client {
 	tr.DialContext = LoopbackDial
 	tr.Proxy = nil
 	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
-}
-
-// AWSLoopbackClient is the same guard for aws-sdk-go-v2. It is an
-// awshttp.BuildableClient because the SDK applies AWS_CA_BUNDLE (set on
-// these machines) only to that type; any other client fails to load.
-func AWSLoopbackClient() *awshttp.BuildableClient {
-	return awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
-		tr.DialContext = LoopbackDial
-		tr.Proxy = nil
-	})
 }

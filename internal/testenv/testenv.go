@@ -1,12 +1,14 @@
-// Package testenv holds the helpers every credchain test shares: a
-// controllable clock, a hermetic environment that keeps tests on 127.0.0.1,
-// and checks for the real components the tests run against.
+// Package testenv holds the hermetic helpers every credchain test shares: a
+// controllable clock, an event recorder, a hermetic environment that keeps
+// tests on 127.0.0.1, a loopback-only dialer, the Google wire fake, /proc
+// readers and a goroutine-safe buffer. It needs Go alone and links no SDK or
+// browser driver, so unit tests can use it anywhere; the real components
+// (Dex, moto, Chromium, keyring daemons, CLIs) are in internal/itest.
 package testenv
 
 import (
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,15 +88,4 @@ func DeadPort(t testing.TB) int {
 	port := l.Addr().(*net.TCPAddr).Port
 	_ = l.Close()
 	return port
-}
-
-// RequireCommand returns the path of a program the test needs. A missing
-// program fails the test (it never skips): .ci/run installs every one.
-func RequireCommand(t testing.TB, name, installHint string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("testenv: %s is required and not installed (%s; .ci/run installs it): %v", name, installHint, err)
-	}
-	return p
 }

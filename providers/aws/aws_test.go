@@ -1,3 +1,5 @@
+//go:build integration
+
 package aws_test
 
 import (
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/providers/aws"
 	"github.com/credchain/credchain/resolver"
@@ -22,11 +25,11 @@ import (
 
 // One moto server is shared by the package's tests (it takes ~7 s to
 // start). It verifies every signature and IAM policy after the four set-up
-// calls of testenv.Moto.SetupIAM.
+// calls of itest.Moto.SetupIAM.
 type motoOnce struct {
 	once sync.Once
-	m    *testenv.Moto
-	id   testenv.MotoIdentity
+	m    *itest.Moto
+	id   itest.MotoIdentity
 	err  error
 }
 
@@ -46,12 +49,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func (mo *motoOnce) get(t *testing.T, noAuth int) (*testenv.Moto, testenv.MotoIdentity) {
+func (mo *motoOnce) get(t *testing.T, noAuth int) (*itest.Moto, itest.MotoIdentity) {
 	t.Helper()
 	mo.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		mo.m, mo.err = testenv.StartMoto(ctx, noAuth)
+		mo.m, mo.err = itest.StartMoto(ctx, noAuth)
 		if mo.err == nil {
 			mo.id, mo.err = mo.m.SetupIAM(ctx)
 		}
@@ -63,70 +66,18 @@ func (mo *motoOnce) get(t *testing.T, noAuth int) (*testenv.Moto, testenv.MotoId
 }
 
 // verifying returns the signature-verifying moto and alice's identity.
-func verifying(t *testing.T) (*testenv.Moto, testenv.MotoIdentity) {
+func verifying(t *testing.T) (*itest.Moto, itest.MotoIdentity) {
 	return verifyingMoto.get(t, 4)
 }
 
-// env makes the test hermetic and points STS at moto (at a dead loopback
-// port when m is nil). It returns the temporary HOME, with empty AWS config
-// and credentials files in it.
-func env(t *testing.T, m *testenv.Moto) string {
+// env is hermeticAWS with STS on moto (on a dead loopback port when m is
+// nil).
+func env(t *testing.T, m *itest.Moto) string {
 	t.Helper()
-	home := testenv.Hermetic(t)
-	t.Setenv("CLAUDE_CODE_USE_BEDROCK", "1")
-	sts := fmt.Sprintf("http://127.0.0.1:%d", testenv.DeadPort(t))
-	if m != nil {
-		sts = m.URL
+	if m == nil {
+		return hermeticAWS(t, "")
 	}
-	t.Setenv("AWS_ENDPOINT_URL_STS", sts)
-	// Variables testenv.Hermetic does not know about that would change
-	// what these tests expect.
-	for _, v := range []string{"AWS_ROLE_SESSION_NAME", "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_SSO_OIDC", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_SDK_LOAD_CONFIG", "AWS_STS_REGIONAL_ENDPOINTS"} {
-		t.Setenv(v, "")
-	}
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(home, "config"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(home, "credentials"))
-	writeFile(t, filepath.Join(home, "config"), "")
-	writeFile(t, filepath.Join(home, "credentials"), "")
-	return home
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o700); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func options(o aws.Options) aws.Options {
-	o.HTTPClient = testenv.AWSLoopbackClient()
-	return o
-}
-
-func TestProbe(t *testing.T) {
-	for _, tc := range []struct {
-		value   string
-		enabled bool
-		want    bool
-	}{
-		{"", false, false}, {"0", false, false}, {"false", false, false}, {"no", false, false},
-		{"1", false, true}, {"true", false, true}, {"TRUE", false, true}, {"Yes", false, true}, {"on", false, true},
-		{"", true, true},
-	} {
-		t.Run(fmt.Sprintf("%q/enabled=%v", tc.value, tc.enabled), func(t *testing.T) {
-			testenv.Hermetic(t)
-			t.Setenv("CLAUDE_CODE_USE_BEDROCK", tc.value)
-			err := aws.New(aws.Options{Enabled: tc.enabled}).Probe()
-			if tc.want && err != nil {
-				t.Fatalf("Probe = %v, want configured", err)
-			}
-			if !tc.want {
-				if !errors.Is(err, resolver.ErrNotConfigured) || !strings.Contains(err.Error(), "CLAUDE_CODE_USE_BEDROCK") {
-					t.Fatalf("Probe = %v, want ErrNotConfigured naming CLAUDE_CODE_USE_BEDROCK", err)
-				}
-			}
-		})
-	}
+	return hermeticAWS(t, m.URL)
 }
 
 // TestChainAgainstMoto runs the SDK's own chain against moto verifying
@@ -158,7 +109,7 @@ func TestChainAgainstMoto(t *testing.T) {
 				t.Setenv("AWS_PROFILE", "br")
 				return aws.Options{}
 			},
-			wantARN:    "arn:aws:sts::" + testenv.MotoAccount + ":assumed-role/bedrock-role/resolver-test",
+			wantARN:    "arn:aws:sts::" + itest.MotoAccount + ":assumed-role/bedrock-role/resolver-test",
 			wantExpiry: 15 * time.Minute,
 			persistent: true,
 		},
@@ -169,7 +120,7 @@ func TestChainAgainstMoto(t *testing.T) {
 				t.Setenv("AWS_SECRET_ACCESS_KEY", id.SecretAccessKey)
 				return aws.Options{Region: "us-west-2", RoleARN: id.RoleARN}
 			},
-			wantARN: "arn:aws:sts::" + testenv.MotoAccount + ":assumed-role/bedrock-role/credchain",
+			wantARN: "arn:aws:sts::" + itest.MotoAccount + ":assumed-role/bedrock-role/credchain",
 			// stscreds asks for 15 minutes unless told otherwise.
 			wantExpiry: 15 * time.Minute,
 			persistent: true,
@@ -206,7 +157,7 @@ func TestChainAgainstMoto(t *testing.T) {
 			if cred.Kind != resolver.KindAWS || cred.AWS == nil || cred.AWS.AccessKeyID == "" || cred.AWS.SecretAccessKey.IsZero() {
 				t.Fatalf("Fetch = %v, want AWS keys", cred)
 			}
-			if cred.Meta["arn"] != tc.wantARN || cred.Meta["account"] != testenv.MotoAccount {
+			if cred.Meta["arn"] != tc.wantARN || cred.Meta["account"] != itest.MotoAccount {
 				t.Errorf("identity = %q in %q, want %q (GetCallerIdentity runs on first obtain)", cred.Meta["arn"], cred.Meta["account"], tc.wantARN)
 			}
 			if cred.AWS.Region == "" || cred.AWS.Region != cred.Meta["region"] {
@@ -279,24 +230,6 @@ func TestUnknownProfile(t *testing.T) {
 	}
 }
 
-func TestBearerToken(t *testing.T) {
-	env(t, nil)
-	t.Setenv("AWS_BEARER_TOKEN_BEDROCK", "bedrock-api-key-0123456789abcdef")
-	t.Setenv("AWS_REGION", "us-east-1")
-	src := aws.New(options(aws.Options{}))
-	if src.Persistent() {
-		t.Error("a token from the environment must not be copied into the store")
-	}
-	cred, err := src.Fetch(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name, value, ok := cred.Header()
-	if cred.Kind != resolver.KindBearer || !ok || name != "Authorization" || value != "Bearer bedrock-api-key-0123456789abcdef" || !cred.Expiry.IsZero() {
-		t.Fatalf("Fetch = %v (%s: %s), want a non-expiring bearer", cred, name, value)
-	}
-}
-
 // invoke sends a Bedrock InvokeModel request through the resolver's
 // Transport to moto, which verifies the signature. The model id has no ':'
 // because moto builds its canonical request from the decoded path and so
@@ -318,8 +251,6 @@ func invoke(t *testing.T, rt http.RoundTripper, base string, body io.Reader) (in
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
-
-const modelBody = `{"anthropic_version":"bedrock-2023-05-31","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}`
 
 func newResolver(t *testing.T, cfg resolver.Config) *resolver.Resolver {
 	t.Helper()
@@ -439,37 +370,5 @@ func TestProactiveRefresh(t *testing.T) {
 	code, body := invoke(t, r.Transport(testenv.LoopbackHTTPClient().Transport), m.URL, strings.NewReader(modelBody))
 	if code != http.StatusOK {
 		t.Fatalf("refreshed credentials: moto answered %d %s", code, body)
-	}
-}
-
-// TestSTSUnreachable: a validity check that cannot reach STS (a network
-// that only reaches Bedrock) neither blocks the credentials nor runs the
-// refresh command; the chain's answer is used.
-func TestSTSUnreachable(t *testing.T) {
-	home := env(t, nil)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEUNCHECKED")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "unchecked-secret")
-	count := filepath.Join(home, "refresh.runs")
-	cred, err := aws.New(options(aws.Options{Region: "us-east-1", AuthRefresh: "echo run >> " + count})).Fetch(context.Background(), nil)
-	if err != nil || cred.AWS.AccessKeyID != "AKIAEXAMPLEUNCHECKED" || cred.Meta["arn"] != "" {
-		t.Fatalf("Fetch = %v, %v; want the unchecked keys", cred, err)
-	}
-	if n := testenv.CountLines(t, count); n != 0 {
-		t.Errorf("awsAuthRefresh ran %d times because STS was unreachable; no login fixes a network", n)
-	}
-}
-
-// TestCABundleNeedsABuildableClient: the SDK applies AWS_CA_BUNDLE only to
-// its own client type; any other client is a clear error, not a cryptic one.
-func TestCABundleNeedsABuildableClient(t *testing.T) {
-	home := env(t, nil)
-	bundle := filepath.Join(home, "ca.pem")
-	writeFile(t, bundle, "")
-	t.Setenv("AWS_CA_BUNDLE", bundle)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEUNCHECKED")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "unchecked-secret")
-	_, err := aws.New(aws.Options{Region: "us-east-1", HTTPClient: testenv.LoopbackHTTPClient()}).Fetch(context.Background(), nil)
-	if err == nil || !strings.Contains(err.Error(), "AWS_CA_BUNDLE") || !strings.Contains(err.Error(), "BuildableClient") {
-		t.Fatalf("Fetch = %v, want an error explaining AWS_CA_BUNDLE needs a BuildableClient", err)
 	}
 }

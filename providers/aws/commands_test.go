@@ -1,3 +1,5 @@
+//go:build integration
+
 package aws_test
 
 import (
@@ -12,78 +14,11 @@ import (
 	"time"
 
 	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/providers/aws"
 	"github.com/credchain/credchain/resolver"
 )
-
-func TestCredentialExport(t *testing.T) {
-	future := time.Now().Add(30 * time.Minute).UTC().Truncate(time.Second)
-	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
-	const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-	for _, tc := range []struct {
-		name    string
-		output  string // printed by the command (via a file, so no secret is in its command line)
-		command string // overrides the command
-		timeout time.Duration
-		region  string
-		wantErr string
-		expiry  time.Time
-	}{
-		{name: "STS shape", output: fmt.Sprintf(`{"Credentials":{"AccessKeyId":"ASIAEXPORT","SecretAccessKey":%q,"SessionToken":"tok-1234567890abcdef","Expiration":%q}}`, secret, future.Format(time.RFC3339)), region: "us-east-1", expiry: future},
-		{name: "top-level fields, offset time", output: fmt.Sprintf(`{"Version":1,"AccessKeyId":"ASIAEXPORT","SecretAccessKey":%q,"SessionToken":"tok-1234567890abcdef","Expiration":%q}`, secret, future.In(time.FixedZone("x", 3600)).Format(time.RFC3339)), region: "us-east-1", expiry: future},
-		{name: "no Expiration", output: fmt.Sprintf(`{"AccessKeyId":"ASIAEXPORT","SecretAccessKey":%q,"SessionToken":"tok-1234567890abcdef"}`, secret), region: "us-east-1"},
-		{name: "garbage", output: "Enter MFA code: " + secret, region: "us-east-1", wantErr: "not JSON credentials"},
-		{name: "empty", output: "", region: "us-east-1", wantErr: "printed nothing"},
-		{name: "SessionToken missing", output: fmt.Sprintf(`{"AccessKeyId":"AKIA","SecretAccessKey":%q}`, secret), region: "us-east-1", wantErr: "lacks SessionToken"},
-		{name: "expired", output: fmt.Sprintf(`{"AccessKeyId":"ASIA","SecretAccessKey":%q,"SessionToken":"t","Expiration":%q}`, secret, past), region: "us-east-1", wantErr: "already expired"},
-		{name: "bad Expiration", output: fmt.Sprintf(`{"AccessKeyId":"ASIA","SecretAccessKey":%q,"SessionToken":"t","Expiration":"tomorrow"}`, secret), region: "us-east-1", wantErr: "not an RFC 3339 time"},
-		{name: "command fails", command: "echo 'token expired, run aws-vault login' >&2; exit 2", region: "us-east-1", wantErr: "run aws-vault login"},
-		{name: "command hangs", command: "sleep 60", timeout: 300 * time.Millisecond, region: "us-east-1", wantErr: "did not finish within 300ms"},
-		{name: "region missing", output: fmt.Sprintf(`{"AccessKeyId":"ASIA","SecretAccessKey":%q,"SessionToken":"t"}`, secret), wantErr: "aws.region or AWS_REGION"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			home := env(t, nil)
-			out := filepath.Join(home, "export.json")
-			writeFile(t, out, tc.output)
-			command := "cat " + out
-			if tc.command != "" {
-				command = tc.command
-			}
-			src := aws.New(options(aws.Options{CredentialExport: command, Region: tc.region, CommandTimeout: tc.timeout}))
-			if !src.Persistent() {
-				t.Error("exported credentials should be shared through the store")
-			}
-			start := time.Now()
-			cred, err := src.Fetch(context.Background(), nil)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("Fetch = %v, %v; want an error containing %q", cred, err, tc.wantErr)
-				}
-				if !strings.Contains(err.Error(), "aws.credential_export (awsCredentialExport)") && !strings.Contains(err.Error(), "aws.region") {
-					t.Errorf("the error does not name the setting: %v", err)
-				}
-				if strings.Contains(err.Error(), secret) {
-					t.Errorf("the error quotes the command's secret output: %v", err)
-				}
-				if time.Since(start) > 10*time.Second {
-					t.Errorf("took %v", time.Since(start))
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if cred.Kind != resolver.KindAWS || cred.AWS.AccessKeyID != "ASIAEXPORT" || cred.AWS.SecretAccessKey.Reveal() != secret ||
-				cred.AWS.SessionToken.Reveal() != "tok-1234567890abcdef" || cred.AWS.Region != "us-east-1" || !cred.Expiry.Equal(tc.expiry) {
-				t.Fatalf("Fetch = %v (expiry %v), want the exported keys expiring %v", cred, cred.Expiry, tc.expiry)
-			}
-			if tc.expiry.IsZero() && cred.RefreshAt.IsZero() {
-				t.Error("credentials without Expiration are never re-read")
-			}
-		})
-	}
-}
 
 // refreshScript returns an auth-refresh command that counts its runs in
 // count, says something, and (when fixed is not empty) writes that content
@@ -103,7 +38,7 @@ func refreshScript(t *testing.T, home, count, fixed string) string {
 	return script
 }
 
-func credentialsFile(id testenv.MotoIdentity) string {
+func credentialsFile(id itest.MotoIdentity) string {
 	return fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", id.AccessKeyID, id.SecretAccessKey)
 }
 
@@ -112,7 +47,7 @@ func credentialsFile(id testenv.MotoIdentity) string {
 // configuration is loaded again.
 func TestAuthRefresh(t *testing.T) {
 	m, alice := verifying(t)
-	broken := testenv.MotoIdentity{AccessKeyID: alice.AccessKeyID, SecretAccessKey: "wrong-" + alice.SecretAccessKey}
+	broken := itest.MotoIdentity{AccessKeyID: alice.AccessKeyID, SecretAccessKey: "wrong-" + alice.SecretAccessKey}
 
 	t.Run("valid credentials: never run", func(t *testing.T) {
 		home := env(t, m)

@@ -16,7 +16,7 @@ import (
 // the workspace. The second never gets the first's stored credential (nor
 // its workspace header): it runs the export command itself.
 func TestWorkspaceSwitchNeverServesTheOtherRecord(t *testing.T) {
-	home := env(t, nil)
+	home := hermeticAWS(t, "")
 	t.Setenv(aws.EnvUseAnthropicAWS, "1")
 	out := filepath.Join(home, "export.json")
 	export := func(keyID string) {

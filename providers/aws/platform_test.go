@@ -193,7 +193,7 @@ func TestPlatformSigV4VerifiedServerSide(t *testing.T) {
 			platformEnv(t, srv.URL)
 			t.Setenv(tc.enable, "1")
 			t.Setenv(aws.EnvAnthropicAWSWorkspaceID, "wrkspc_01TEST")
-			src := tc.newSource(aws.Options{HTTPClient: testenv.AWSLoopbackClient()})
+			src := tc.newSource(aws.Options{HTTPClient: awsLoopbackClient()})
 			if err := src.Probe(); err != nil {
 				t.Fatalf("Probe with %s=1: %v", tc.enable, err)
 			}
@@ -249,7 +249,7 @@ func TestPlatformKeys(t *testing.T) {
 			if tc.name == aws.NameAnthropicAWS {
 				t.Setenv(aws.EnvAnthropicAWSWorkspaceID, "wrkspc_01TEST")
 			}
-			src := tc.newSource(aws.Options{HTTPClient: testenv.AWSLoopbackClient()})
+			src := tc.newSource(aws.Options{HTTPClient: awsLoopbackClient()})
 			if src.Persistent() {
 				t.Error("a key from the environment must not be copied into the store")
 			}
@@ -292,7 +292,7 @@ func TestSkipAuth(t *testing.T) {
 				t.Setenv(aws.EnvBearerToken, "must-not-be-sent")
 				t.Setenv(aws.EnvAnthropicAWSAPIKey, "must-not-be-sent")
 				t.Setenv(aws.EnvAuthToken, token)
-				src := tc.newSource(aws.Options{HTTPClient: testenv.AWSLoopbackClient()})
+				src := tc.newSource(aws.Options{HTTPClient: awsLoopbackClient()})
 				if src.Persistent() {
 					t.Error("a skipped source has nothing to store")
 				}
@@ -319,7 +319,7 @@ func TestAnthropicAWSNeedsWorkspace(t *testing.T) {
 	platformEnv(t, "http://127.0.0.1:9")
 	t.Setenv(aws.EnvUseAnthropicAWS, "1")
 	t.Setenv(aws.EnvAnthropicAWSAPIKey, "sk-ant-aws-key-0123456789")
-	_, err := aws.NewAnthropicAWS(aws.Options{HTTPClient: testenv.AWSLoopbackClient()}).Fetch(context.Background(), nil)
+	_, err := aws.NewAnthropicAWS(aws.Options{HTTPClient: awsLoopbackClient()}).Fetch(context.Background(), nil)
 	if err == nil || !strings.Contains(err.Error(), "ANTHROPIC_AWS_WORKSPACE_ID is not set") {
 		t.Fatalf("Fetch without a workspace: %v", err)
 	}

@@ -1,3 +1,5 @@
+//go:build integration
+
 package aws_test
 
 import (
@@ -12,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/credchain/credchain/internal/testenv"
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/providers/aws"
 )
 
@@ -20,16 +22,16 @@ import (
 // (an unsigned call, which the verifying moto answers with HTTP 500).
 var plainMoto struct {
 	once sync.Once
-	m    *testenv.Moto
+	m    *itest.Moto
 	err  error
 }
 
-func plain(t *testing.T) *testenv.Moto {
+func plain(t *testing.T) *itest.Moto {
 	t.Helper()
 	plainMoto.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		plainMoto.m, plainMoto.err = testenv.StartMoto(ctx, 0)
+		plainMoto.m, plainMoto.err = itest.StartMoto(ctx, 0)
 		if plainMoto.m != nil {
 			m := plainMoto.m
 			stopAtExit = append(stopAtExit, m.Close)
@@ -50,13 +52,13 @@ func TestWebIdentity(t *testing.T) {
 	// moto does not validate the token; an unsigned JWT is enough.
 	writeFile(t, tokenFile, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDpib3QifQ.")
 	t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", tokenFile)
-	t.Setenv("AWS_ROLE_ARN", "arn:aws:iam::"+testenv.MotoAccount+":role/bedrock-role")
+	t.Setenv("AWS_ROLE_ARN", "arn:aws:iam::"+itest.MotoAccount+":role/bedrock-role")
 	t.Setenv("AWS_ROLE_SESSION_NAME", "wi-session")
 	cred, err := aws.New(options(aws.Options{Region: "us-east-1"})).Fetch(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cred.Meta["arn"] != "arn:aws:sts::"+testenv.MotoAccount+":assumed-role/bedrock-role/wi-session" || cred.AWS.SessionToken.IsZero() || cred.Expiry.IsZero() {
+	if cred.Meta["arn"] != "arn:aws:sts::"+itest.MotoAccount+":assumed-role/bedrock-role/wi-session" || cred.AWS.SessionToken.IsZero() || cred.Expiry.IsZero() {
 		t.Fatalf("Fetch = %v (meta %v), want web identity session credentials", cred, cred.Meta)
 	}
 }

@@ -1,3 +1,5 @@
+//go:build integration
+
 package aws_test
 
 import (
@@ -15,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/providers/aws"
 )
@@ -30,14 +33,14 @@ type ssoPortal struct {
 	oidcHits atomic.Int32
 }
 
-func newSSOPortal(t *testing.T, alice testenv.MotoIdentity, token string) *ssoPortal {
+func newSSOPortal(t *testing.T, alice itest.MotoIdentity, token string) *ssoPortal {
 	t.Helper()
 	p := &ssoPortal{token: token}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Method == http.MethodGet && r.URL.Path == "/federation/credentials":
 			p.calls.Add(1)
-			if r.Header.Get("x-amz-sso_bearer_token") != p.token || r.URL.Query().Get("account_id") != testenv.MotoAccount || r.URL.Query().Get("role_name") != "BedrockUser" {
+			if r.Header.Get("x-amz-sso_bearer_token") != p.token || r.URL.Query().Get("account_id") != itest.MotoAccount || r.URL.Query().Get("role_name") != "BedrockUser" {
 				w.WriteHeader(http.StatusUnauthorized)
 				_, _ = w.Write([]byte(`{"message":"Session token not found or invalid"}`))
 				return
@@ -95,7 +98,7 @@ func TestSSO(t *testing.T) {
 	writeFile(t, filepath.Join(home, "config"), fmt.Sprintf(
 		"[profile sso]\nsso_session = my-sso\nsso_account_id = %s\nsso_role_name = BedrockUser\nregion = us-east-1\n"+
 			"[sso-session my-sso]\nsso_region = us-east-1\nsso_start_url = https://example.awsapps.com/start\nsso_registration_scopes = sso:account:access\n",
-		testenv.MotoAccount))
+		itest.MotoAccount))
 	cacheFile := ssoCacheFile(home)
 	if err := os.MkdirAll(filepath.Dir(cacheFile), 0o700); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credchain/credchain/internal/itest"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/providers/federation"
 	"github.com/credchain/credchain/resolver"
@@ -24,7 +25,7 @@ import (
 
 // dexIDToken signs user in at Dex (authorization code with PKCE, the
 // password form driven over HTTP) and returns the ID token Dex issued.
-func dexIDToken(t *testing.T, dex *testenv.Dex, user string) (idToken string, discovery map[string]any) {
+func dexIDToken(t *testing.T, dex *itest.Dex, user string) (idToken string, discovery map[string]any) {
 	t.Helper()
 	ctx := context.Background()
 	resp, err := http.Get(dex.Issuer + "/.well-known/openid-configuration")
@@ -42,7 +43,7 @@ func dexIDToken(t *testing.T, dex *testenv.Dex, user string) (idToken string, di
 	redirect := "http://127.0.0.1:1/callback"
 	q := url.Values{"client_id": {dex.ClientID}, "response_type": {"code"}, "scope": {"openid email"}, "redirect_uri": {redirect},
 		"state": {"s"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
-	res, err := testenv.DexPasswordLogin(ctx, discovery["authorization_endpoint"].(string)+"?"+q.Encode(), dex.User(t, user))
+	res, err := itest.DexPasswordLogin(ctx, discovery["authorization_endpoint"].(string)+"?"+q.Encode(), dex.User(t, user))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +72,7 @@ func dexIDToken(t *testing.T, dex *testenv.Dex, user string) (idToken string, di
 // refused as invalid_grant.
 func TestDexIdentityToken(t *testing.T) {
 	home := testenv.Hermetic(t)
-	dex := testenv.StartDex(t, testenv.DexOptions{TokenTTL: time.Hour})
+	dex := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Hour})
 	idToken, discovery := dexIDToken(t, dex, "alice")
 	api := newAnthropicTrusting(t, trust{issuer: dex.Issuer, jwksURL: discovery["jwks_uri"].(string), audience: dex.ClientID}, time.Now)
 	file := filepath.Join(home, "oidc-token")

@@ -1,19 +1,20 @@
 // Package shell runs the user-configured commands of the cloud providers
-// (aws.auth_refresh, aws.credential_export, gcp.auth_refresh): through
-// /bin/sh -c, bounded by a timeout that kills the whole process group, and,
-// for refresh commands, at most once per cool-down however many callers ask.
+// (aws.auth_refresh, aws.credential_export, gcp.auth_refresh) through
+// internal/runner (the platform's shell, a timeout that kills the whole
+// process group, bounded and redacted output, an environment without
+// credchain's own secrets) and, for refresh commands, at most once per
+// cool-down however many callers ask.
 package shell
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/credchain/credchain/internal/runner"
 )
 
 // DefaultTimeout bounds a refresh or export command, as in Claude Code
@@ -27,8 +28,15 @@ const DefaultCooldown = 30 * time.Second
 // maxCaptured bounds how much of a command's output is kept for an error.
 const maxCaptured = 4 << 10
 
+// maxStdout bounds an export command's captured standard output.
+const maxStdout = 1 << 20
+
+// waitDelay: the shell may leave a grandchild holding the pipes; stop
+// waiting for it (and kill it) shortly after the shell exited.
+const waitDelay = 2 * time.Second
+
 // ErrTimeout is matched by the error of a command that ran out of time.
-var ErrTimeout = errors.New("command timed out")
+var ErrTimeout = runner.ErrTimeout
 
 // Command is one configured command.
 type Command struct {
@@ -40,6 +48,11 @@ type Command struct {
 	Line string
 	// Timeout bounds one run (DefaultTimeout when zero).
 	Timeout time.Duration
+	// ScrubEnv names variables to remove from the command's environment,
+	// besides credchain's own secrets (runner.ScrubbedEnv).
+	ScrubEnv []string
+	// Secrets are redacted from the output shown and put into errors.
+	Secrets []string
 }
 
 // Output captures stdout (for export commands) and, when Show is nil,
@@ -48,45 +61,35 @@ type Command struct {
 type Output struct {
 	Stdout []byte
 	// Log is the tail of what the command printed on stderr (and on stdout
-	// for refresh commands), for errors. It never holds an export command's
-	// stdout, which carries secrets.
+	// for refresh commands), redacted, for errors. It never holds an
+	// export command's stdout, which carries secrets.
 	Log string
 }
 
 // Run runs c. When captureStdout is true stdout is returned in Output.Stdout
 // and never shown or logged. show, when non-nil, receives the command's
-// output live (an interactive user watching `aws sso login`).
+// output live, redacted (an interactive user watching `aws sso login`).
 func Run(ctx context.Context, c Command, captureStdout bool, show io.Writer) (Output, error) {
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", c.Line)
-	setProcessGroup(cmd)
-	// The shell may leave a grandchild holding the pipes; stop waiting for
-	// it shortly after the group was killed.
-	cmd.WaitDelay = 2 * time.Second
-	var stdout bytes.Buffer
-	log := &tail{max: maxCaptured}
-	var logW io.Writer = log
-	if show != nil {
-		logW = io.MultiWriter(log, show)
-	}
-	if captureStdout {
-		cmd.Stdout = &limitedBuffer{buf: &stdout, max: 1 << 20}
-	} else {
-		cmd.Stdout = logW
-	}
-	cmd.Stderr = logW
-	err := cmd.Run()
-	out := Output{Stdout: stdout.Bytes(), Log: strings.TrimSpace(log.String())}
+	res, err := runner.Run(ctx, c.Line, runner.Options{
+		Timeout:       timeout,
+		ScrubEnv:      c.ScrubEnv,
+		Secrets:       c.Secrets,
+		CombineOutput: !captureStdout,
+		Show:          show,
+		MaxStdout:     maxStdout,
+		MaxLog:        maxCaptured,
+		WaitDelay:     waitDelay,
+	})
+	out := Output{Stdout: res.Stdout, Log: res.Log()}
 	switch {
-	case ctx.Err() == context.DeadlineExceeded:
-		return out, fmt.Errorf("%s: command %s did not finish within %v and was stopped: %w", c.Setting, quote(c.Line), timeout, ErrTimeout)
+	case errors.Is(err, runner.ErrTimeout):
+		return out, fmt.Errorf("%s: command %s did not finish within %v and was stopped: %w", c.Setting, quote(runner.Redact(c.Line, c.Secrets)), timeout, ErrTimeout)
 	case err != nil:
-		msg := fmt.Sprintf("%s: command %s failed: %v", c.Setting, quote(c.Line), err)
+		msg := fmt.Sprintf("%s: command %s failed: %v", c.Setting, quote(runner.Redact(c.Line, c.Secrets)), err)
 		if out.Log != "" && show == nil {
 			msg += "; its output:\n" + out.Log
 		}
@@ -101,50 +104,6 @@ func quote(line string) string {
 		line = line[:max] + "…"
 	}
 	return fmt.Sprintf("%q", line)
-}
-
-// tail keeps the last max bytes written.
-type tail struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-	cut bool
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
-		t.cut = true
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.cut {
-		return "…" + string(t.buf)
-	}
-	return string(t.buf)
-}
-
-type limitedBuffer struct {
-	buf *bytes.Buffer
-	max int
-}
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := l.max - l.buf.Len(); room > 0 {
-		if len(p) > room {
-			l.buf.Write(p[:room])
-		} else {
-			l.buf.Write(p)
-		}
-	}
-	return len(p), nil
 }
 
 // Refresher runs one refresh command at most once per cool-down; callers

@@ -89,3 +89,22 @@ func TestRunKeepsStdoutOutOfErrors(t *testing.T) {
 		t.Fatalf("stdout = %q", out.Stdout)
 	}
 }
+
+// TestRunScrubsAndRedacts: a refresh command does not inherit credchain's
+// own secrets or the named variables, and what it shows or puts into an
+// error has the named secrets redacted.
+func TestRunScrubsAndRedacts(t *testing.T) {
+	const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	t.Setenv("CREDCHAIN_FILE_PASSWORD", "file-store-master-password-4321")
+	t.Setenv("SOURCE_SECRET", "source-secret-value")
+	var shown strings.Builder
+	_, err := Run(context.Background(), Command{Setting: "x.refresh", ScrubEnv: []string{"SOURCE_SECRET"}, Secrets: []string{secret},
+		Line: `echo "pw=${CREDCHAIN_FILE_PASSWORD:-none} src=${SOURCE_SECRET:-none} key=` + secret + `"`}, false, &shown)
+	if err != nil || shown.String() != "pw=none src=none key=[REDACTED]\n" {
+		t.Fatalf("Run = %v, shown %q", err, shown.String())
+	}
+	_, err = Run(context.Background(), Command{Setting: "x.refresh", Secrets: []string{secret}, Line: "echo " + secret + " >&2; exit 1"}, false, nil)
+	if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "[REDACTED]") {
+		t.Fatalf("Run = %v, want the failure with the secret redacted", err)
+	}
+}

@@ -1,0 +1,6 @@
+//go:build !integration
+
+package main
+
+// removeTestBuilds: the unit tests build no credchain binary.
+func removeTestBuilds() {}
