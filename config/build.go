@@ -21,6 +21,7 @@ func (s *Settings) StoreOptions() cache.Options {
 		Service:      s.Store.Service,
 		Timeout:      s.Store.Timeout,
 		KeyCtlScope:  s.Store.KeyCtlScope,
+		LockWait:     s.Store.LockWait,
 		FilePassword: s.filePassword,
 	}
 }

@@ -44,6 +44,8 @@ func coreKeys() []keyDef {
 		{name: "store.timeout", typ: typeDuration, def: defaultSettings().Store.Timeout, check: source.Positive,
 			help: "time box of every store call (a locked keychain fails after it instead of hanging)"},
 		{name: "store.keyctl_scope", typ: typeString, def: "user", check: checkKeyCtlScope, help: "kernel keyring of the keyctl backend"},
+		{name: "store.lock_wait", typ: typeDuration, def: defaultSettings().Store.LockWait, check: source.Positive,
+			help: "longest wait for the store lock another process holds during its refresh (then the error names the holder)"},
 	}
 }
 

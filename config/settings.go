@@ -59,6 +59,8 @@ type StoreSettings struct {
 	Timeout time.Duration
 	// KeyCtlScope is the kernel keyring of the keyctl backend.
 	KeyCtlScope string
+	// LockWait bounds the wait for the store lock another process holds.
+	LockWait time.Duration
 }
 
 // GitSettings is section git.
@@ -169,6 +171,7 @@ func (s *Settings) applyCore() {
 	s.Store = StoreSettings{
 		Backend: v["store.backend"].(string), Dir: v["store.dir"].(string), Service: v["store.service"].(string),
 		Timeout: v["store.timeout"].(time.Duration), KeyCtlScope: v["store.keyctl_scope"].(string),
+		LockWait: v["store.lock_wait"].(time.Duration),
 	}
 	s.Git.Hosts = v["git.hosts"].([]string)
 	s.Docker.Servers = v["docker.servers"].([]string)
@@ -177,7 +180,7 @@ func (s *Settings) applyCore() {
 func defaultSettings() Settings {
 	return Settings{
 		Refresh: RefreshSettings{Window: resolver.DefaultRefreshWindow},
-		Store:   StoreSettings{Backend: "auto", Service: cache.DefaultService, Timeout: cache.DefaultTimeout, KeyCtlScope: "user"},
+		Store:   StoreSettings{Backend: "auto", Service: cache.DefaultService, Timeout: cache.DefaultTimeout, KeyCtlScope: "user", LockWait: cache.DefaultLockWait},
 	}
 }
 

@@ -13,8 +13,6 @@ package aws
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/credchain/credchain/providers/internal/identity"
 	"github.com/credchain/credchain/providers/internal/shell"
 	"github.com/credchain/credchain/resolver"
 )
@@ -581,29 +580,26 @@ func jsonProblem(err error) string {
 // credentials the stored record holds (profile, role, export command,
 // region, the config files and web-identity role the SDK reads), so
 // switching AWS_PROFILE never serves another role's stored keys. The export
-// command is shown only as a hash: it may embed a secret.
+// command is shown only as a hash: it may embed a secret. Claude Platform
+// on AWS and Mantle add their signing service and (Claude Platform on AWS)
+// the workspace, whose header the stored credential carries; bedrock's
+// identity is unchanged, so its existing records keep their keys.
 func (s *Source) Identity() string {
-	var parts []string
-	add := func(k, v string) {
-		if v != "" {
-			parts = append(parts, k+"="+v)
-		}
-	}
+	var b identity.Builder
 	p := s.profile()
 	if p == "" {
 		p = "default"
 	}
-	add("profile", p)
-	add("role", s.opts.RoleARN)
-	if c := s.opts.CredentialExport; c != "" {
-		sum := sha256.Sum256([]byte(c))
-		add("export", "sha256:"+hex.EncodeToString(sum[:6]))
+	b.Add("profile", p)
+	b.Add("role", s.opts.RoleARN)
+	b.AddHash("export", s.opts.CredentialExport)
+	b.Add("region", s.region())
+	b.AddEnv(s.opts.Getenv, "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
+	if s.v.name != Name {
+		b.Add("service", s.v.service)
+		b.Add("workspace", s.workspace())
 	}
-	add("region", s.region())
-	for _, v := range []string{"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"} {
-		add(strings.ToLower(v), s.opts.Getenv(v))
-	}
-	return strings.Join(parts, " ")
+	return b.String()
 }
 
 var _ resolver.Identifier = (*Source)(nil)

@@ -114,7 +114,12 @@ type Options struct {
 }
 
 // Source is the "federation" credential source. It is safe for concurrent
-// use.
+// use. It does not implement resolver.Persistent: minted tokens live in
+// memory only (each process exchanges its own identity token), so no
+// stored record could be served to another rule, organization, service
+// account, workspace, base URL, identity token file or profile, and it
+// needs no resolver.Identifier. Should it ever store its tokens, its
+// Identity must name all of those.
 type Source struct {
 	opts Options
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/credchain/credchain/providers/internal/identity"
 	"github.com/credchain/credchain/providers/internal/skipauth"
 	"github.com/credchain/credchain/resolver"
 )
@@ -75,6 +76,12 @@ type Options struct {
 	// hands any azcore.TokenCredential (a ManagedIdentityCredential with a
 	// user-assigned id, a ClientCertificateCredential, ...).
 	Credential azcore.TokenCredential
+	// CredentialIdentity names whose token Credential returns (its client
+	// or managed identity id, tenant, ...) in the source's Identity: two
+	// embedder credentials of one type with different values keep separate
+	// store records. Not needed with DefaultAzureCredential, whose
+	// identity is read from the AZURE_* variables.
+	CredentialIdentity string
 	// ClientOptions are passed to DefaultAzureCredential (transport, cloud,
 	// retries).
 	ClientOptions azcore.ClientOptions
@@ -83,6 +90,8 @@ type Options struct {
 	DisableInstanceDiscovery bool
 	// Getenv reads the variables this package reads itself (os.Getenv when
 	// nil); azidentity reads its own AZURE_* variables from the process.
+	// Identity reads those AZURE_* variables through Getenv, so Getenv
+	// must see the process environment (it does in the CLI).
 	Getenv func(string) string
 	// EnableVariable, APIKeyVariable, SkipVariable, ResourceVariable and
 	// BaseURLVariable rename the variables (Claude Code's names when empty).
@@ -176,6 +185,48 @@ func (s *Source) Describe() map[string]string {
 	}
 	return m
 }
+
+// Azure variables that decide which Entra identity DefaultAzureCredential
+// signs in as: which credentials of the chain it tries, the tenant, the
+// client id (a service principal's, workload identity's, or a
+// user-assigned managed identity's), the certificate, the user, the
+// federated token file, the Azure CLI's profile directory (its signed-in
+// account) and the authority host.
+var azureIdentityVariables = []string{
+	"AZURE_TOKEN_CREDENTIALS", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_CERTIFICATE_PATH",
+	"AZURE_USERNAME", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_CONFIG_DIR",
+}
+
+// Identity implements resolver.Identifier. Only the Entra path stores
+// records (an API key from the environment never does), so the identity is
+// that path's: the Azure credential (DefaultAzureCredential's deciding
+// AZURE_* variables, or the embedder's credential type and
+// CredentialIdentity), foundry.tenant_id, the authority host and the
+// scope. Switching AZURE_CLIENT_ID or the tenant never serves another
+// principal's stored token. The resource and base URL are left out: the
+// token is for the scope, not for one resource, so resources of one tenant
+// share it. No secret is read (AZURE_CLIENT_SECRET, AZURE_PASSWORD and
+// the certificate's password are not identity).
+func (s *Source) Identity() string {
+	var b identity.Builder
+	authority := s.opts.ClientOptions.Cloud.ActiveDirectoryAuthorityHost
+	if s.opts.Credential != nil {
+		b.Add("credential", fmt.Sprintf("%T", s.opts.Credential))
+		b.Add("credential_identity", s.opts.CredentialIdentity)
+	} else {
+		b.Add("credential", "default")
+		b.AddEnv(s.opts.Getenv, azureIdentityVariables...)
+		if authority == "" {
+			authority = s.opts.Getenv("AZURE_AUTHORITY_HOST")
+		}
+	}
+	b.Add("tenant", s.opts.TenantID)
+	b.Add("authority", authority)
+	b.Add("scope", s.opts.Scope)
+	return b.String()
+}
+
+var _ resolver.Identifier = (*Source)(nil)
 
 func (s *Source) skipped() bool { return resolver.Truthy(s.opts.Getenv(s.opts.SkipVariable)) }
 

@@ -52,7 +52,10 @@ type Options struct {
 	EnableVariable, BaseURLVariable, TokenVariable string
 }
 
-// Source is the "gateway" credential source.
+// Source is the "gateway" credential source. It does not implement
+// resolver.Persistent: the session token is read from the environment on
+// every Fetch and never copied into the store, so there is no record
+// another gateway or session could be served, and no resolver.Identifier.
 type Source struct{ opts Options }
 
 // New returns the source. It does no I/O.

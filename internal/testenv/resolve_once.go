@@ -1,0 +1,26 @@
+package testenv
+
+import (
+	"context"
+	"testing"
+
+	"github.com/credchain/credchain/resolver"
+)
+
+// ResolveWith builds a resolver from cfg, closed when the test ends, and
+// returns its first credential (failing the test on an error): one
+// process's view of a shared store, for tests that run several with
+// different settings.
+func ResolveWith(t testing.TB, cfg resolver.Config) *resolver.Credential {
+	t.Helper()
+	r, err := resolver.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	cred, err := r.Resolve(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cred
+}
