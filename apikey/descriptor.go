@@ -93,7 +93,8 @@ func HelperDescriptor() source.Descriptor {
 			if err := in.Decode(&s); err != nil {
 				return nil, err
 			}
-			return NewHelper(HelperOptions{Name: DefaultHelperName, Command: s.Command, TTL: s.TTL, Timeout: s.Timeout}), nil
+			return NewHelper(HelperOptions{Name: DefaultHelperName, Command: s.Command, TTL: s.TTL, Timeout: s.Timeout,
+				ScrubEnv: in.SecretVariables()}), nil
 		},
 	}
 }

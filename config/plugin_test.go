@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/credchain/credchain/config"
+	"github.com/credchain/credchain/internal/runner"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/resolver"
 	"github.com/credchain/credchain/source"
@@ -130,7 +131,9 @@ func TestNewSourceWithoutTouchingConfig(t *testing.T) {
 		t.Errorf("EnabledSources = %v, want vault in it", on)
 	}
 	secret := s.SecretVariables()
-	for _, v := range []string{"MY_VAULT_TOKEN", "VAULT_TOKEN", "ANTHROPIC_API_KEY", "CREDCHAIN_API_KEY_HELPER"} {
+	// runner.ScrubbedEnv, which every user command loses, must stay a part
+	// of the one list credchain exec scrubs too.
+	for _, v := range slices.Concat([]string{"MY_VAULT_TOKEN", "VAULT_TOKEN", "ANTHROPIC_API_KEY", "CREDCHAIN_API_KEY_HELPER", "CREDCHAIN_FILE_PASSWORD"}, runner.ScrubbedEnv) {
 		if !slices.Contains(secret, v) {
 			t.Errorf("SecretVariables() = %v, lacks %s", secret, v)
 		}

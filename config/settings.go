@@ -106,9 +106,13 @@ func (s *Settings) Getenv(name string) string { return s.getenv(name) }
 // SecretVariables returns the names of every variable that carries a
 // credential or points at one (tokens, keys, descriptors), as the sources
 // declare them (Variable.Secret) — the configured name and the default one
-// when renamed — and the CREDCHAIN_ variables of settings that may hold a
-// secret (Setting.Secret). credchain exec removes them from a child's
-// environment.
+// when renamed —, the CREDCHAIN_ variables of settings that may hold a
+// secret (Setting.Secret), and the encrypted store's password
+// (cache.FilePasswordEnv). It is the one list of what children of credchain
+// must not inherit: credchain exec, --serve and $BROWSER remove it from
+// their child's environment, and the sources get it (source.Input) for the
+// commands they run (api_key_helper, aws.auth_refresh,
+// aws.credential_export, gcp.auth_refresh).
 func (s *Settings) SecretVariables() []string {
 	var out []string
 	add := func(name string) {
@@ -131,6 +135,7 @@ func (s *Settings) SecretVariables() []string {
 			add(EnvName(k.name))
 		}
 	}
+	add(cache.FilePasswordEnv)
 	return out
 }
 
@@ -250,6 +255,10 @@ func (in input) Output() io.Writer {
 	}
 	return nil
 }
+
+// SecretVariables implements source.Input: Settings.SecretVariables, the
+// list credchain exec scrubs too.
+func (in input) SecretVariables() []string { return in.s.SecretVariables() }
 
 // sectionOf is the section of a dotted key ("" for a top-level one).
 func sectionOf(key string) string {

@@ -129,6 +129,14 @@ type Input interface {
 	// command) show their output; nil when not interactive (capture it and
 	// put it in the error instead).
 	Output() io.Writer
+	// SecretVariables names the variables a command the source runs for
+	// the person (a helper, a refresh or export command) must not inherit:
+	// every variable a source declares Secret, under its configured and
+	// default names, the CREDCHAIN_ variables of Secret settings, and the
+	// encrypted store's password. The same list is removed from the
+	// children of credchain exec, so a child never sees credchain's own
+	// secrets. Pass it to the command's scrub list.
+	SecretVariables() []string
 }
 
 // NotAllowedError is returned by a Check when the value is not one of a

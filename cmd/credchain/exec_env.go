@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/credchain/credchain/cache"
 	"github.com/credchain/credchain/config"
 	"github.com/credchain/credchain/resolver"
 )
@@ -49,8 +48,10 @@ func credentialEnv() map[resolver.Kind]func(cred *resolver.Credential) []string 
 // default names; a child must not try to read a descriptor credchain has
 // already drained), the CREDCHAIN_ variables of settings that may hold a
 // secret (the API-key helper command), and the encrypted store's password.
+// It is Settings.SecretVariables, the very list the sources hand to the
+// commands they run (source.Input), so the two cannot drift.
 func scrubbedVariables(s *config.Settings) []string {
-	return append(s.SecretVariables(), cache.FilePasswordEnv)
+	return s.SecretVariables()
 }
 
 // exporterOf is the source of cred when it names its own child variables

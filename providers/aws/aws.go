@@ -108,6 +108,13 @@ type Options struct {
 	// Output, when set, receives AuthRefresh's output live (an interactive
 	// terminal); when nil the output is captured and put in the error.
 	Output io.Writer
+	// ScrubEnv names the variables removed from the environment of the
+	// commands the source runs (AuthRefresh, CredentialExport), besides
+	// credchain's own secrets (runner.ScrubbedEnv): the descriptor passes
+	// source.Input.SecretVariables, so a command never sees the keys and
+	// tokens of the other sources. The AWS_* variables (profile, keys,
+	// AWS_BEARER_TOKEN_BEDROCK) those commands work with are not in it.
+	ScrubEnv []string
 	// HTTPClient is used by every AWS client the SDK builds (STS, SSO).
 	// The machine may set AWS_CA_BUNDLE, which the SDK can only apply to an
 	// awshttp.BuildableClient, so pass one of those.
@@ -184,7 +191,9 @@ func newVariant(opts Options, v variant) *Source {
 		opts.WorkspaceVariable = EnvAnthropicAWSWorkspaceID
 	}
 	s := &Source{opts: opts, v: v}
-	s.refresh = shell.NewRefresher(SettingAuthRefresh, opts.AuthRefresh, opts.CommandTimeout, opts.RefreshCooldown, opts.Now, opts.Output)
+	s.refresh = shell.NewRefresher(shell.Command{
+		Setting: SettingAuthRefresh, Line: opts.AuthRefresh, Timeout: opts.CommandTimeout, ScrubEnv: opts.ScrubEnv,
+	}, opts.RefreshCooldown, opts.Now, opts.Output)
 	return s
 }
 
@@ -488,7 +497,7 @@ type exportFields struct {
 // export runs the export command and parses its output. The output holds
 // secrets, so no error quotes it.
 func (s *Source) export(ctx context.Context) (*resolver.Credential, error) {
-	cmd := shell.Command{Setting: SettingCredentialExport, Line: s.opts.CredentialExport, Timeout: s.opts.CommandTimeout}
+	cmd := shell.Command{Setting: SettingCredentialExport, Line: s.opts.CredentialExport, Timeout: s.opts.CommandTimeout, ScrubEnv: s.opts.ScrubEnv}
 	out, err := shell.Run(ctx, cmd, true, nil)
 	if err != nil {
 		return nil, err

@@ -35,7 +35,7 @@ func Descriptor() source.Descriptor {
 			if err := in.Decode(&o); err != nil {
 				return nil, err
 			}
-			o.Output, o.Getenv = in.Output(), in.Getenv
+			o.Output, o.Getenv, o.ScrubEnv = in.Output(), in.Getenv, in.SecretVariables()
 			o.EnableVariable, o.BearerTokenVariable = in.Variable("use_bedrock"), in.Variable("bedrock_bearer_token")
 			o.SkipVariable = in.Variable("skip_bedrock_auth")
 			return New(o), nil

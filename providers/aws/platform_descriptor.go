@@ -49,7 +49,7 @@ func AnthropicAWSDescriptor() source.Descriptor {
 			opts := o.Options
 			opts.Enabled = o.AnthropicAWSEnabled
 			opts.WorkspaceID = o.WorkspaceIDSetting
-			opts.Output, opts.Getenv = in.Output(), in.Getenv
+			opts.Output, opts.Getenv, opts.ScrubEnv = in.Output(), in.Getenv, in.SecretVariables()
 			opts.EnableVariable, opts.BearerTokenVariable = in.Variable("use_anthropic_aws"), in.Variable("anthropic_aws_api_key")
 			opts.WorkspaceVariable, opts.SkipVariable = in.Variable("anthropic_aws_workspace_id"), in.Variable("skip_anthropic_aws_auth")
 			return NewAnthropicAWS(opts), nil
@@ -87,7 +87,7 @@ func MantleDescriptor() source.Descriptor {
 			}
 			opts := o.Options
 			opts.Enabled = o.MantleEnabled
-			opts.Output, opts.Getenv = in.Output(), in.Getenv
+			opts.Output, opts.Getenv, opts.ScrubEnv = in.Output(), in.Getenv, in.SecretVariables()
 			opts.EnableVariable, opts.BearerTokenVariable = in.Variable("use_mantle"), in.Variable("bedrock_bearer_token")
 			opts.SkipVariable = in.Variable("skip_mantle_auth")
 			return NewMantle(opts), nil

@@ -39,7 +39,7 @@ func Descriptor() source.Descriptor {
 				return nil, err
 			}
 			o.Output, o.Getenv, o.EnableVariable = in.Output(), in.Getenv, in.Variable("use_vertex")
-			o.SkipVariable = in.Variable("skip_vertex_auth")
+			o.SkipVariable, o.ScrubEnv = in.Variable("skip_vertex_auth"), in.SecretVariables()
 			return New(o), nil
 		},
 	}

@@ -99,6 +99,14 @@ type Options struct {
 	// Output, when set, receives AuthRefresh's output live (an interactive
 	// terminal); when nil the output is captured and put in the error.
 	Output io.Writer
+	// ScrubEnv names the variables removed from the environment of the
+	// command the source runs (AuthRefresh), besides credchain's own
+	// secrets (runner.ScrubbedEnv): the descriptor passes
+	// source.Input.SecretVariables, so a refresh command never sees the
+	// keys and tokens of the other sources. The Google variables
+	// (CLOUDSDK_*, GOOGLE_APPLICATION_CREDENTIALS) gcloud works with are
+	// not in it.
+	ScrubEnv []string
 	// HTTPClient makes the token requests (the library's default when nil).
 	HTTPClient *http.Client
 	// Now is the clock for the cool-down (time.Now when nil).
@@ -141,7 +149,9 @@ func New(opts Options) *Source {
 		opts.SkipVariable = EnvSkipVertexAuth
 	}
 	s := &Source{opts: opts}
-	s.refresh = shell.NewRefresher(SettingAuthRefresh, opts.AuthRefresh, opts.CommandTimeout, opts.RefreshCooldown, opts.Now, opts.Output)
+	s.refresh = shell.NewRefresher(shell.Command{
+		Setting: SettingAuthRefresh, Line: opts.AuthRefresh, Timeout: opts.CommandTimeout, ScrubEnv: opts.ScrubEnv,
+	}, opts.RefreshCooldown, opts.Now, opts.Output)
 	return s
 }
 

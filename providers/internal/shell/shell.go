@@ -120,14 +120,14 @@ type Refresher struct {
 	lastErr error
 }
 
-// NewRefresher returns the Refresher for a refresh setting, or nil when the
-// setting is empty (nothing to run).
-func NewRefresher(setting, line string, timeout, cooldown time.Duration, now func() time.Time, show io.Writer) *Refresher {
-	if line == "" {
+// NewRefresher returns the Refresher running c (its setting, line, timeout
+// and scrub list), or nil when c.Line is empty (nothing to run).
+func NewRefresher(c Command, cooldown time.Duration, now func() time.Time, show io.Writer) *Refresher {
+	if c.Line == "" {
 		return nil
 	}
 	return &Refresher{
-		Command:  Command{Setting: setting, Line: line, Timeout: timeout},
+		Command:  c,
 		Cooldown: cooldown,
 		Now:      now,
 		Show:     show,
