@@ -249,3 +249,38 @@ func TestNoPrefetchForASourceThatDoesNotApply(t *testing.T) {
 		t.Fatalf("store reads = %d, want 2 (none for the source that is off)", n)
 	}
 }
+
+// watchedSource counts the calls of Probe and Identity, which may read files
+// (a federation profile, a Google credentials file).
+type watchedSource struct {
+	*fakeSource
+	probes, identities atomic.Int32
+}
+
+func (w *watchedSource) Probe() error     { w.probes.Add(1); return w.probe }
+func (w *watchedSource) Identity() string { w.identities.Add(1); return "who=" + w.name }
+
+// TestShortRunCostsNothingBelowTheWinner: resolving an environment key
+// computes no identity of a persistent source that does not apply (its
+// Identity may read a credentials file) and probes no source below the one
+// that applies (its Probe may read a profile file), as the start-up check's
+// strace of `credchain token` demands.
+func TestShortRunCostsNothingBelowTheWinner(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	off := &watchedSource{fakeSource: &fakeSource{name: "vertex", persistent: true, probe: resolver.NotConfigured("off"), fetch: tokenAt(clock, time.Hour)}}
+	env := probingSource{&fakeSource{name: "api-key", fetch: func(context.Context, *resolver.Credential, int) (*resolver.Credential, error) {
+		return &resolver.Credential{Kind: resolver.KindAPIKey, Token: resolver.NewSecret("sk-ant-environment-key"), Source: "api-key"}, nil
+	}}}
+	below := &watchedSource{fakeSource: &fakeSource{name: "federation", probe: resolver.NotConfigured("no profile"), fetch: tokenAt(clock, time.Hour)}}
+	stored := &watchedSource{fakeSource: &fakeSource{name: "oauth", persistent: true, fetch: tokenAt(clock, time.Hour)}}
+	r := newResolver(t, clock, nil, cache.NewMemory(), off, env, below, stored)
+	if _, err := r.Resolve(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := off.identities.Load(); n != 0 {
+		t.Errorf("Identity of a source that does not apply called %d times, want 0", n)
+	}
+	if n := below.probes.Load() + stored.probes.Load() + stored.identities.Load(); n != 0 {
+		t.Errorf("sources below the winner probed or keyed %d times, want 0", n)
+	}
+}

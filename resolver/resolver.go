@@ -132,22 +132,23 @@ func New(ctx context.Context, cfg Config) (*Resolver, error) {
 			cancel()
 			return nil, fmt.Errorf("resolver: source %q appears twice in the chain", name)
 		}
-		e := &entry{r: r, src: s, name: name, key: name, loaded: make(chan struct{})}
+		e := &entry{r: r, src: s, name: name, loaded: make(chan struct{})}
 		if p, ok := s.(Persistent); ok && p.Persistent() && cfg.Store != nil {
 			e.persist = true
-			e.identity, e.key = storeKey(s)
 			// A source that says it does not apply (Bedrock turned off, no
 			// OAuth settings) is not prefetched either.
-			applies := true
-			if p, ok := s.(Prober); ok {
+			applies := !shadowed
+			if p, ok := s.(Prober); ok && applies {
 				applies = p.Probe() == nil
 			}
-			if !shadowed && applies {
-				keys = append(keys, e.key)
+			if applies {
+				keys = append(keys, e.storeKey())
 			}
 		} else {
 			close(e.loaded)
-			if p, ok := s.(Prober); ok && p.Probe() == nil {
+			// Below a source that applies nothing is probed: a probe may
+			// read a profile file (federation) that a short run must not cost.
+			if p, ok := s.(Prober); ok && !shadowed && p.Probe() == nil {
 				shadowed = true
 			}
 		}
@@ -157,7 +158,7 @@ func New(ctx context.Context, cfg Config) (*Resolver, error) {
 	if len(keys) > 0 {
 		r.prefetch = cache.StartPrefetch(root, cfg.Store, keys)
 		for _, e := range r.entries {
-			if slices.Contains(keys, e.key) {
+			if e.persist && slices.Contains(keys, e.storeKey()) {
 				e.startLoad()
 			}
 		}
@@ -360,7 +361,7 @@ func (r *Resolver) logout(ctx context.Context, all bool, names []string) ([]stri
 		}
 		r.winner.CompareAndSwap(e, nil)
 		for _, k := range keys {
-			if k == e.key || (k != e.name && !strings.HasPrefix(k, e.name+".")) {
+			if k == e.storeKey() || (k != e.name && !strings.HasPrefix(k, e.name+".")) {
 				continue
 			}
 			if err := e.deleteKey(ctx, k); err != nil {

@@ -41,12 +41,17 @@ type fetchCall struct {
 
 // entry is the scheduler's state for one source.
 type entry struct {
-	r        *Resolver
-	src      Source
-	name     string
-	key      string // the store key: name, and a hash of the identity
-	identity string // the source's Identity(), "" when it has none
-	persist  bool
+	r       *Resolver
+	src     Source
+	name    string
+	persist bool
+	// idOnce computes key (the store key: name, and a hash of the identity)
+	// and identity (the source's Identity(), "" when it has none) when the
+	// record is first needed: an identity may read a credentials file, which
+	// a source that does not apply or is shadowed must not cost.
+	idOnce   sync.Once
+	key      string
+	identity string
 	loaded   chan struct{} // closed once the stored record is installed
 	loading  sync.Once
 
@@ -501,10 +506,10 @@ func (e *entry) load() {
 	defer close(e.loaded)
 	var data []byte
 	var err error
-	if e.r.prefetch != nil && e.r.prefetch.Has(e.key) {
-		data, err = e.r.prefetch.Wait(e.r.root, e.key)
+	if e.r.prefetch != nil && e.r.prefetch.Has(e.storeKey()) {
+		data, err = e.r.prefetch.Wait(e.r.root, e.storeKey())
 	} else {
-		data, err = e.r.cfg.Store.Get(e.r.root, e.key)
+		data, err = e.r.cfg.Store.Get(e.r.root, e.storeKey())
 	}
 	if errors.Is(err, cache.ErrNotFound) {
 		e.migrateLegacy()
@@ -534,7 +539,7 @@ func (e *entry) load() {
 // (the old record stays until logout).
 func (e *entry) migrateLegacy() {
 	m, ok := e.src.(LegacyMatcher)
-	if !ok || e.key == e.name {
+	if !ok || e.storeKey() == e.name {
 		return
 	}
 	ctx := e.r.root
@@ -547,12 +552,12 @@ func (e *entry) migrateLegacy() {
 	if err != nil || !m.Matches(cred) {
 		return
 	}
-	unlock, err := st.Lock(ctx, e.key)
+	unlock, err := st.Lock(ctx, e.storeKey())
 	if err != nil {
 		return
 	}
 	defer unlock()
-	if _, err := st.Get(ctx, e.key); !errors.Is(err, cache.ErrNotFound) {
+	if _, err := st.Get(ctx, e.storeKey()); !errors.Is(err, cache.ErrNotFound) {
 		return // written meanwhile, or unreadable: not ours to replace
 	}
 	now := e.r.clock.Now()
@@ -571,7 +576,7 @@ func (e *entry) migrateLegacy() {
 // *StoreReadError.
 func (e *entry) readStore(ctx context.Context) (*Credential, *record, error) {
 	st := e.r.cfg.Store
-	data, err := st.Get(ctx, e.key)
+	data, err := st.Get(ctx, e.storeKey())
 	if errors.Is(err, cache.ErrNotFound) {
 		return nil, nil, nil
 	}
@@ -590,9 +595,9 @@ func (e *entry) readStore(ctx context.Context) (*Credential, *record, error) {
 // returned is written whole; the store's time box bounds it.
 func (e *entry) write(ctx context.Context, cred *Credential, now time.Time, f *failureRecord) error {
 	ctx = context.WithoutCancel(ctx)
-	data, err := encodeRecord(cred, now, e.identity, f)
+	data, err := encodeRecord(cred, now, e.storeIdentity(), f)
 	if err == nil {
-		err = e.r.cfg.Store.Set(ctx, e.key, data)
+		err = e.r.cfg.Store.Set(ctx, e.storeKey(), data)
 	}
 	if err != nil {
 		return fmt.Errorf("writing the store: %w", err)
@@ -624,7 +629,7 @@ func (e *entry) fetch(ctx context.Context) (cred *Credential, adopted bool, err 
 		// another's refresh: it keeps serving and retries later.
 		lockCtx = cache.NoWait(ctx)
 	}
-	unlock, err := st.Lock(lockCtx, e.key)
+	unlock, err := st.Lock(lockCtx, e.storeKey())
 	if err != nil {
 		return nil, false, fmt.Errorf("taking the store lock: %w", err)
 	}
@@ -778,7 +783,7 @@ func (e *entry) store(ctx context.Context, cred *Credential, force bool) error {
 	now := e.r.clock.Now()
 	cred = e.normalize(cred, now)
 	if e.persist {
-		unlock, err := e.r.cfg.Store.Lock(ctx, e.key)
+		unlock, err := e.r.cfg.Store.Lock(ctx, e.storeKey())
 		if err != nil {
 			return fmt.Errorf("%s: taking the store lock: %w", e.name, err)
 		}
@@ -809,7 +814,7 @@ func (e *entry) store(ctx context.Context, cred *Credential, force bool) error {
 // logout revokes (where possible) and deletes the stored record.
 func (e *entry) logout(ctx context.Context) (removed bool, err error) {
 	st := e.r.cfg.Store
-	unlock, err := st.Lock(ctx, e.key)
+	unlock, err := st.Lock(ctx, e.storeKey())
 	if err != nil {
 		return false, fmt.Errorf("%s: taking the store lock: %w", e.name, err)
 	}
@@ -821,7 +826,7 @@ func (e *entry) logout(ctx context.Context) (removed bool, err error) {
 			errs = append(errs, fmt.Errorf("%s: revoke: %w", e.name, err))
 		}
 	}
-	if err := st.Delete(ctx, e.key); err != nil {
+	if err := st.Delete(ctx, e.storeKey()); err != nil {
 		errs = append(errs, fmt.Errorf("%s: deleting the stored record: %w", e.name, err))
 	}
 	e.mu.Lock()
@@ -845,4 +850,24 @@ func (e *entry) deleteKey(ctx context.Context, key string) error {
 		return fmt.Errorf("%s: deleting the stored record %s: %w", e.name, key, err)
 	}
 	return nil
+}
+
+// storeKey is the key of e's record in the store.
+func (e *entry) storeKey() string {
+	e.idOnce.Do(e.computeKey)
+	return e.key
+}
+
+// storeIdentity is the identity e's record belongs to.
+func (e *entry) storeIdentity() string {
+	e.idOnce.Do(e.computeKey)
+	return e.identity
+}
+
+func (e *entry) computeKey() {
+	if !e.persist {
+		e.key = e.name
+		return
+	}
+	e.identity, e.key = storeKey(e.src)
 }

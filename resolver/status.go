@@ -137,7 +137,7 @@ func (e *entry) describe(ss *SourceStatus) {
 	lastErr, nextRetry, loadErr := e.fail.last, e.fail.nextRetry, e.loadErr
 	e.mu.Unlock()
 	if e.persist {
-		ss.Identity, ss.StoreKey = e.identity, e.key
+		ss.Identity, ss.StoreKey = e.storeIdentity(), e.storeKey()
 	}
 	if loadErr != nil {
 		ss.StoreError = loadErr.Error()
