@@ -18,9 +18,9 @@ import (
 // which counts every call.
 type faultyStore struct {
 	*cache.Memory
-	mu                             sync.Mutex
+	mu                              sync.Mutex
 	lockErr, getErr, setErr, delErr error
-	locks, gets, sets, deletes     int
+	locks, gets, sets, deletes      int
 }
 
 func newFaultyStore() *faultyStore { return &faultyStore{Memory: cache.NewMemory()} }
@@ -214,7 +214,7 @@ func TestStoreUnknownSource(t *testing.T) {
 // retryAfterError carries a server's Retry-After.
 type retryAfterError struct{ d time.Duration }
 
-func (e retryAfterError) Error() string              { return fmt.Sprintf("429, retry after %v", e.d) }
+func (e retryAfterError) Error() string             { return fmt.Sprintf("429, retry after %v", e.d) }
 func (e retryAfterError) RetryAfter() time.Duration { return e.d }
 
 // A server's Retry-After longer than the backoff is honoured; one past the
@@ -427,7 +427,9 @@ func TestLogoutRevokesDeletesAndForgets(t *testing.T) {
 
 // staticSourceBelow is a non-persistent source listed first that does not
 // apply, so the chain is walked again after a logout.
-func staticSourceBelow() resolver.Source { return absentSource("api-key", "ANTHROPIC_API_KEY is not set") }
+func staticSourceBelow() resolver.Source {
+	return absentSource("api-key", "ANTHROPIC_API_KEY is not set")
+}
 
 // Logout with nothing stored removes nothing and revokes nothing; naming a
 // source that stores nothing, or none that exists, is an error; a failed
