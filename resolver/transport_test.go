@@ -47,17 +47,27 @@ func TestTransportSetsHeaderByKind(t *testing.T) {
 }
 
 // Concurrent 401s for the same token share one recovery; each request is
-// retried once, with its body, using the new token. The recovery is held
-// until every request has had its 401, so the recoveries overlap.
+// retried once, with its body, using the new token. Gates make them
+// overlap: every request is refused only once all have been sent, and the
+// recovery ends only once every refusal is back.
 func TestTransport401SharesOneRecoveryAndRetries(t *testing.T) {
 	const requests = 20
 	var current atomic.Value
 	current.Store("Bearer access-token-1-xxxxxxxx")
 	var mu sync.Mutex
 	bodies := map[string]int{}
+	// No 401 is answered before every request has arrived with the old
+	// token: a request resolving after a recovery began would wait for it
+	// and never be refused.
+	allArrived := make(chan struct{})
+	var arrived atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		if r.Header.Get("Authorization") != current.Load().(string) {
+			if arrived.Add(1) == requests {
+				close(allArrived)
+			}
+			<-allArrived
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}

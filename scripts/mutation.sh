@@ -15,6 +15,8 @@
 #            a package whose non-test Go files did not change is skipped
 #   --gate   exit non-zero when a package's efficacy is below
 #            MUTATION_EFFICACY (default 90)
+#   --dry-run  list the mutants (and count the runnable ones) without
+#            running them
 #
 # Environment: MUTATION_WORKERS (default 1: the machine is shared),
 # MUTATION_TIMEOUT_COEFFICIENT (default 10: a mutant's test run may take that
@@ -31,11 +33,13 @@ gremlins=$tools/gremlins
 
 diff_ref=""
 gate=false
+dry=false
 pkgs=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--diff) diff_ref=$2; shift 2 ;;
 	--gate) gate=true; shift ;;
+	--dry-run) dry=true; shift ;;
 	-h | --help) sed -n '2,25p' "$0"; exit 0 ;;
 	*) pkgs+=("${1#./}"); shift ;;
 	esac
@@ -72,6 +76,9 @@ for pkg in "${pkgs[@]}"; do
 	fi
 	if $gate; then
 		args+=(--threshold-efficacy "$threshold")
+	fi
+	if $dry; then
+		args+=(--dry-run)
 	fi
 	echo "==> mutation testing ./$pkg (gremlins $GREMLINS_VERSION, $workers worker(s), timeout x$coefficient${diff_ref:+, lines changed since $diff_ref})"
 	start=$SECONDS
