@@ -406,3 +406,29 @@ func TestTransport401WithSameKeyIsNotRetried(t *testing.T) {
 		t.Fatalf("status %d after %d requests, want 401 after 1", resp.StatusCode, hits.Load())
 	}
 }
+
+// A refusal reported late, for a credential already replaced, starts no
+// second recovery: it gets the current credential.
+func TestInvalidateOfReplacedCredentialReturnsCurrent(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	src := counterSource(clock)
+	r := newResolver(t, clock, nil, nil, src)
+	old := mustResolve(t, r)
+	next, err := r.Invalidate(context.Background(), old)
+	if err != nil || next.SameSecret(old) {
+		t.Fatalf("Invalidate = %v, %v; want a new credential", next, err)
+	}
+	again, err := r.Invalidate(context.Background(), old)
+	if err != nil || again != next {
+		t.Fatalf("late Invalidate = %v, %v; want the current credential %v", again, err, next)
+	}
+	if n := src.calls.Load(); n != 2 {
+		t.Fatalf("fetches = %d, want 2", n)
+	}
+	if _, err := r.Invalidate(context.Background(), nil); err == nil {
+		t.Fatal("Invalidate(nil) succeeded")
+	}
+	if _, err := r.Invalidate(context.Background(), &resolver.Credential{Source: "nope"}); err == nil || !strings.Contains(err.Error(), `unknown source "nope"`) {
+		t.Fatalf("Invalidate of an unknown source = %v", err)
+	}
+}
