@@ -22,6 +22,7 @@
 # MUTATION_TIMEOUT_COEFFICIENT (default 10: a mutant's test run may take that
 # many times the unmutated run before it counts as timed out),
 # MUTATION_OUT (default .mutation: JSON results, one file per package),
+# MUTATION_EXCLUDE (a file-path regexp of files not to mutate),
 # CREDCHAIN_TOOLS (where gremlins is installed; default the user cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +78,9 @@ for pkg in "${pkgs[@]}"; do
 	if $gate; then
 		args+=(--threshold-efficacy "$threshold")
 	fi
+	if [ -n "${MUTATION_EXCLUDE:-}" ]; then
+		args+=(-E "$MUTATION_EXCLUDE")
+	fi
 	if $dry; then
 		args+=(--dry-run)
 	fi
@@ -84,7 +88,8 @@ for pkg in "${pkgs[@]}"; do
 	start=$SECONDS
 	log="$out/${pkg//\//_}.log"
 	rc=0
-	"$gremlins" "${args[@]}" "./$pkg" >"$log" 2>&1 || rc=$?
+	# go vet is no test: skipping it saves a third of each mutant's build.
+	GOFLAGS="$GOFLAGS -vet=off" "$gremlins" "${args[@]}" "./$pkg" >"$log" 2>&1 || rc=$?
 	# The lived, timed-out and not-viable mutants, then the summary.
 	grep -Ev '^ +KILLED|^ NOT COVERED|^Starting|^Gathering' "$log" || true
 	echo "==> ./$pkg done in $((SECONDS - start))s (every mutant: $log)"
