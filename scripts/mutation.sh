@@ -91,7 +91,7 @@ for pkg in "${pkgs[@]}"; do
 	# go vet is no test: skipping it saves a third of each mutant's build.
 	GOFLAGS="$GOFLAGS -vet=off" "$gremlins" "${args[@]}" "./$pkg" >"$log" 2>&1 || rc=$?
 	# The lived, timed-out and not-viable mutants, then the summary.
-	grep -Ev '^ +KILLED|^ NOT COVERED|^Starting|^Gathering' "$log" || true
+	grep -Ev '^ +(KILLED|RUNNABLE)|^ NOT COVERED|^Starting|^Gathering' "$log" || true
 	echo "==> ./$pkg done in $((SECONDS - start))s (every mutant: $log)"
 	[ $rc -eq 0 ] || status=1
 done
