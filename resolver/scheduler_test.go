@@ -534,3 +534,27 @@ func TestNotServedInItsLastMoments(t *testing.T) {
 		})
 	}
 }
+
+// A credential whose issue time is not before its expiry (a source's clock
+// confused) has no life to take a tenth of: it gets the full 10 s margin,
+// not none.
+func TestZeroLifeCredentialGetsTheFullMargin(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	expiry := t0.Add(time.Hour)
+	src := &fakeSource{name: "s", fetch: func(_ context.Context, _ *resolver.Credential, n int) (*resolver.Credential, error) {
+		if n > 1 {
+			return nil, errors.New("offline")
+		}
+		return &resolver.Credential{Kind: resolver.KindBearer, Token: resolver.NewSecret("zero-life-token-xxxx"), IssuedAt: expiry, Expiry: expiry}, nil
+	}}
+	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, NoBackgroundRefresh: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	mustResolve(t, r)
+	clock.Set(expiry.Add(-9 * time.Second))
+	if c, err := r.Resolve(context.Background()); err == nil {
+		t.Fatalf("served %v 9 s before its expiry", c)
+	}
+}
