@@ -22,7 +22,7 @@ import (
 	"github.com/credchain/credchain/resolver"
 )
 
-// Environment of a helper process (see TestHelperResolveLoop).
+// Environment of a helper process (see helperResolveLoop).
 const (
 	helperEnv      = "OAUTHPKCE_TEST_HELPER"
 	helperStore    = "OAUTHPKCE_TEST_STORE_DIR"
@@ -31,16 +31,22 @@ const (
 	helperDuration = "OAUTHPKCE_TEST_DURATION"
 )
 
-// TestHelperResolveLoop is not a test on its own: it is the body of the
-// child processes of TestProcessesBackgroundRefresh (the os/exec idiom of
-// re-running the test binary), and returns at once in a normal run. A
-// child keeps one long-lived resolver over the shared plaintext store,
-// resolving every 20 ms with background refresh on, and prints a line per
-// token it got.
-func TestHelperResolveLoop(t *testing.T) {
-	if os.Getenv(helperEnv) != "1" {
-		return
+// TestMain dispatches a re-executed test binary to the helper-process body
+// (helperEnv set) instead of running the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == "1" {
+		helperResolveLoop()
+		os.Exit(0)
 	}
+	os.Exit(m.Run())
+}
+
+// helperResolveLoop is the body of the child processes of
+// TestProcessesBackgroundRefresh. A child keeps one long-lived resolver over
+// the shared plaintext store, resolving every 20 ms with background refresh
+// on, and prints a line per token it got; failures are printed as HELPER ERR
+// lines, which the parent checks.
+func helperResolveLoop() {
 	dur, _ := time.ParseDuration(os.Getenv(helperDuration))
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
@@ -120,7 +126,7 @@ func TestProcessesBackgroundRefresh(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), run+time.Minute)
 	defer cancel()
 	for i := range outs {
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperResolveLoop$", "-test.count=1")
+		cmd := exec.CommandContext(ctx, os.Args[0])
 		cmd.Env = env
 		cmd.Stdout = &outs[i]
 		cmd.Stderr = &outs[i]
