@@ -170,8 +170,38 @@ func TestPrefetchServesStoredCredential(t *testing.T) {
 	if c := mustResolve(t, r); c.Token.Reveal() != "stored-access-token-xxxx" {
 		t.Fatalf("got %v", c)
 	}
+	if err := r.Close(); err != nil { // waits for any refresh started
+		t.Fatal(err)
+	}
 	if src.calls.Load() != 0 {
 		t.Fatal("source called although a valid credential was stored")
+	}
+}
+
+// A stored credential that is already inside its refresh window is served
+// at once, and one background refresh replaces it.
+func TestStaleStoredCredentialIsServedAndRefreshed(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := cache.NewMemory()
+	rec, _ := resolver.EncodeRecord(&resolver.Credential{Source: "oauth", Kind: resolver.KindBearer,
+		Token: resolver.NewSecret("stored-access-token-xxxx"), Refresh: resolver.NewSecret("rt-stored"), IssuedAt: t0.Add(-57 * time.Minute), Expiry: t0.Add(3 * time.Minute)}, t0)
+	_ = store.Set(context.Background(), "oauth", rec)
+	src := &fakeSource{name: "oauth", persistent: true, fetch: tokenAt(clock, time.Hour)}
+	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := mustResolve(t, r); c.Token.Reveal() != "stored-access-token-xxxx" {
+		t.Fatalf("got %v, want the stored credential at once", c)
+	}
+	if err := r.Close(); err != nil { // waits for the refresh
+		t.Fatal(err)
+	}
+	if n := src.calls.Load(); n != 1 {
+		t.Fatalf("fetches = %d, want one background refresh", n)
+	}
+	if tok := storedToken(t, store, "oauth"); tok != "token-number-0001-abcdefgh" {
+		t.Fatalf("stored %q, want the refreshed token", tok)
 	}
 }
 
