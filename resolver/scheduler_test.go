@@ -553,8 +553,29 @@ func TestZeroLifeCredentialGetsTheFullMargin(t *testing.T) {
 	}
 	defer r.Close()
 	mustResolve(t, r)
+	// Nor half of no life to refresh at: the refresh window applies.
+	if st := r.Status(context.Background()).Sources[0]; st.RefreshAt == nil || !st.RefreshAt.Equal(expiry.Add(-resolver.DefaultRefreshWindow)) {
+		t.Fatalf("refresh_at = %v, want %v", st.RefreshAt, expiry.Add(-resolver.DefaultRefreshWindow))
+	}
 	clock.Set(expiry.Add(-9 * time.Second))
 	if c, err := r.Resolve(context.Background()); err == nil {
 		t.Fatalf("served %v 9 s before its expiry", c)
+	}
+}
+
+// Every credential handed out is named after the source that produced it,
+// whatever the source put in Source, and the source's own value is left
+// untouched (it may hand it out again).
+func TestCredentialIsNamedAfterItsSource(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	own := &resolver.Credential{Source: "somebody-else", Kind: resolver.KindBearer, Token: resolver.NewSecret("named-token-xxxxxxxx"), IssuedAt: t0, Expiry: t0.Add(time.Hour)}
+	src := &fakeSource{name: "s", fetch: func(context.Context, *resolver.Credential, int) (*resolver.Credential, error) { return own, nil }}
+	r := newResolver(t, clock, nil, nil, src)
+	c := mustResolve(t, r)
+	if c.Source != "s" || !c.IssuedAt.Equal(t0) {
+		t.Fatalf("credential source %q issued %v, want s at %v", c.Source, c.IssuedAt, t0)
+	}
+	if own.Source != "somebody-else" {
+		t.Fatal("the source's own credential was modified")
 	}
 }
