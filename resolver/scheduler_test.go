@@ -324,7 +324,7 @@ func TestHotPathKicksRefreshOfStaleTTLKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := mustResolve(t, r)
+	mustResolve(t, r)
 	events.Wait(t, resolver.EventRefreshed)
 	clock.Advance(6 * time.Minute) // stale; the timer alone starts no refresh of a TTL key
 	if err := r.Close(); err != nil {
@@ -337,7 +337,7 @@ func TestHotPathKicksRefreshOfStaleTTLKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old = mustResolve(t, r) // fetch 2, fresh for 5 minutes
+	old := mustResolve(t, r) // fetch 2, fresh for 5 minutes
 	events.Wait(t, resolver.EventRefreshed)
 	clock.Advance(6 * time.Minute)
 	if c := mustResolve(t, r); c != old {
