@@ -18,7 +18,7 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 MUTATION_OUT=$out scripts/mutation.sh --diff "$base" --dry-run resolver cache | tee "$out/dry.txt"
-runnable=$(grep -Eo '^Runnable: [0-9]+' "$out/dry.txt" | awk '{n += $2} END {print n + 0}')
+runnable=$( (grep -Eo '^Runnable: [0-9]+' "$out/dry.txt" || true) | awk '{n += $2} END {print n + 0}')
 if [ "$runnable" -eq 0 ]; then
 	echo "mutation: no mutant on the changed lines; nothing to run"
 	exit 0

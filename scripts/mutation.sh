@@ -30,7 +30,7 @@ export GOTOOLCHAIN=${GOTOOLCHAIN:-local} GOFLAGS=${GOFLAGS:--buildvcs=false}
 
 GREMLINS_VERSION=v0.6.0
 tools=${CREDCHAIN_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/credchain-tools}
-gremlins=$tools/gremlins
+gremlins=$(mkdir -p "$tools" && cd "$tools" && pwd)/gremlins
 
 diff_ref=""
 gate=false
@@ -56,6 +56,7 @@ fi
 
 out=${MUTATION_OUT:-.mutation}
 mkdir -p "$out"
+out=$(cd "$out" && pwd) # gremlins runs in the package directory
 workers=${MUTATION_WORKERS:-1}
 coefficient=${MUTATION_TIMEOUT_COEFFICIENT:-10}
 threshold=${MUTATION_EFFICACY:-90}
@@ -75,6 +76,18 @@ for pkg in "${pkgs[@]}"; do
 		# pass --diff when something in it changed (checked above).
 		args+=(--diff "$diff_ref")
 	fi
+	# gremlins names a mutant's file relative to the directory it runs in,
+	# but takes the diff's paths relative to the repository root, so with a
+	# package path every mutant would be "skipped". It runs in the package
+	# directory instead, and its `git diff` gets --relative through a
+	# wrapper, so both sides name files the same way.
+	gitwrap=$(mktemp -d)
+	realgit=$(command -v git)
+	printf '#!/bin/sh
+if [ "$1" = diff ]; then shift; exec "%s" diff --relative "$@"; fi
+exec "%s" "$@"
+' "$realgit" "$realgit" >"$gitwrap/git"
+	chmod +x "$gitwrap/git"
 	if $gate; then
 		args+=(--threshold-efficacy "$threshold")
 	fi
@@ -89,7 +102,8 @@ for pkg in "${pkgs[@]}"; do
 	log="$out/${pkg//\//_}.log"
 	rc=0
 	# go vet is no test: skipping it saves a third of each mutant's build.
-	GOFLAGS="$GOFLAGS -vet=off" "$gremlins" "${args[@]}" "./$pkg" >"$log" 2>&1 || rc=$?
+	(cd "$pkg" && PATH="$gitwrap:$PATH" GOFLAGS="$GOFLAGS -vet=off" "$gremlins" "${args[@]}" "$(pwd)") >"$log" 2>&1 || rc=$?
+	rm -rf "$gitwrap"
 	# The lived, timed-out and not-viable mutants, then the summary.
 	grep -Ev '^ +(KILLED|RUNNABLE)|^ NOT COVERED|^Starting|^Gathering' "$log" || true
 	echo "==> ./$pkg done in $((SECONDS - start))s (every mutant: $log)"
