@@ -4,6 +4,7 @@ package cache_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"testing"
@@ -82,5 +83,63 @@ func TestUpdateSerialises(t *testing.T) {
 	got, err := stores[0].Get(ctx, "counter")
 	if err != nil || string(got) != strconv.Itoa(n) {
 		t.Fatalf("counter = %q, %v; want %d", got, err, n)
+	}
+}
+
+// failingStore is a memory store whose Lock or Get fails.
+type failingStore struct {
+	*cache.Memory
+	lockErr, getErr error
+}
+
+func (s failingStore) Lock(ctx context.Context, key string) (func(), error) {
+	if s.lockErr != nil {
+		return nil, s.lockErr
+	}
+	return s.Memory.Lock(ctx, key)
+}
+
+func (s failingStore) Get(ctx context.Context, key string) ([]byte, error) {
+	if s.getErr != nil {
+		return nil, s.getErr
+	}
+	return s.Memory.Get(ctx, key)
+}
+
+// TestUpdateFailures: without the lock, or when the record cannot be read,
+// Update returns the error and never calls f (it must not write on a guess);
+// an error from f writes nothing.
+func TestUpdateFailures(t *testing.T) {
+	ctx := context.Background()
+	lockErr, getErr, fErr := errors.New("lock timeout"), errors.New("keychain locked"), errors.New("refused")
+	for _, tc := range []struct {
+		name string
+		s    failingStore
+		f    error
+		want error
+	}{
+		{"lock", failingStore{Memory: cache.NewMemory(), lockErr: lockErr}, nil, lockErr},
+		{"read", failingStore{Memory: cache.NewMemory(), getErr: getErr}, nil, getErr},
+		{"f", failingStore{Memory: cache.NewMemory()}, fErr, fErr},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			called := false
+			err := cache.Update(ctx, tc.s, "k", func([]byte, bool) ([]byte, error) {
+				called = true
+				return []byte("written"), tc.f
+			})
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Update = %v, want %v", err, tc.want)
+			}
+			if called != (tc.f != nil) {
+				t.Fatalf("f called = %v", called)
+			}
+			if _, err := tc.s.Memory.Get(ctx, "k"); err == nil {
+				t.Fatal("a record was written")
+			}
+		})
+	}
+	if _, err := cache.CompareAndSwap(ctx, failingStore{Memory: cache.NewMemory(), lockErr: lockErr}, "k", nil, []byte("x")); !errors.Is(err, lockErr) {
+		t.Fatalf("CompareAndSwap without the lock = %v", err)
 	}
 }
