@@ -274,3 +274,31 @@ func TestNoPrefetchForASourceThatDoesNotApply(t *testing.T) {
 		t.Fatalf("store reads = %d, want 2 (none for the source that is off)", n)
 	}
 }
+
+// When the API refuses our credential and the store holds a peer's newer one
+// that is merely stale (inside its refresh window, still usable), it is
+// adopted rather than spending a token-endpoint call; without a refusal, a
+// stale peer credential does not replace our fresh one.
+func TestRefusedCredentialAdoptsStalePeerRecord(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := cache.NewMemory()
+	src := &fakeSource{name: "oauth", persistent: true, fetch: tokenAt(clock, time.Hour)}
+	r := newResolver(t, clock, nil, store, src)
+	ours := mustResolve(t, r)
+	peer, _ := resolver.EncodeRecord(&resolver.Credential{Source: "oauth", Kind: resolver.KindBearer,
+		Token: resolver.NewSecret("peer-access-token-xxxx"), Refresh: resolver.NewSecret("rt-peer"),
+		IssuedAt: t0.Add(-58 * time.Minute), Expiry: t0.Add(2 * time.Minute)}, t0)
+	if err := store.Set(context.Background(), "oauth", peer); err != nil {
+		t.Fatal(err)
+	}
+	if c := mustResolve(t, r); c != ours {
+		t.Fatal("a stale peer record replaced our fresh credential")
+	}
+	next, err := r.Invalidate(context.Background(), ours)
+	if err != nil || next.Token.Reveal() != "peer-access-token-xxxx" {
+		t.Fatalf("Invalidate = %v, %v; want the peer's credential adopted", next, err)
+	}
+	if n := src.calls.Load(); n != 1 {
+		t.Fatalf("fetches = %d, want 1 (the refusal adopted the peer's credential)", n)
+	}
+}
