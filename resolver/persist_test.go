@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -300,5 +302,43 @@ func TestRefusedCredentialAdoptsStalePeerRecord(t *testing.T) {
 	}
 	if n := src.calls.Load(); n != 1 {
 		t.Fatalf("fetches = %d, want 1 (the refusal adopted the peer's credential)", n)
+	}
+}
+
+// A background refresh of our still-usable credential does not settle for a
+// peer's record that is itself already due for refresh: it refreshes (from
+// the peer's newer refresh token).
+func TestBackgroundRefreshDoesNotAdoptAStalePeerRecord(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := cache.NewMemory()
+	var prevs []string
+	var mu sync.Mutex
+	inner := tokenAt(clock, time.Hour)
+	src := &fakeSource{name: "oauth", persistent: true}
+	src.fetch = func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
+		mu.Lock()
+		if prev != nil {
+			prevs = append(prevs, prev.Refresh.Reveal())
+		}
+		mu.Unlock()
+		return inner(ctx, prev, n)
+	}
+	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustResolve(t, r)
+	peer, _ := resolver.EncodeRecord(&resolver.Credential{Source: "oauth", Kind: resolver.KindBearer,
+		Token: resolver.NewSecret("peer-access-token-xxxx"), Refresh: resolver.NewSecret("rt-peer"),
+		IssuedAt: t0, Expiry: t0.Add(58 * time.Minute)}, t0) // due for refresh from 53m
+	if err := store.Set(context.Background(), "oauth", peer); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(55 * time.Minute) // our refresh time
+	if err := r.Close(); err != nil { // waits for the refresh
+		t.Fatal(err)
+	}
+	if n := src.calls.Load(); n != 2 || strings.Join(prevs, ",") != "rt-peer" {
+		t.Fatalf("fetches = %d with refresh tokens %v; want a refresh from the peer's rt-peer", n, prevs)
 	}
 }
