@@ -334,7 +334,7 @@ func TestBackgroundRefreshDoesNotAdoptAStalePeerRecord(t *testing.T) {
 	if err := store.Set(context.Background(), "oauth", peer); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(55 * time.Minute) // our refresh time
+	clock.Advance(55 * time.Minute)   // our refresh time
 	if err := r.Close(); err != nil { // waits for the refresh
 		t.Fatal(err)
 	}
