@@ -157,6 +157,23 @@ func refuseToken(refused string, seen *[]string, mu *sync.Mutex) roundTripFunc {
 	}
 }
 
+// refusingFirstToken is a resolver over counterSource whose transport's
+// wire refuses the first token; seen returns the Authorization of every
+// request sent.
+func refusingFirstToken(t *testing.T) (src *fakeSource, tr http.RoundTripper, seen func() []string) {
+	clock := testenv.NewFakeClock(t0)
+	src = counterSource(clock)
+	r := newResolver(t, clock, nil, nil, src)
+	var mu sync.Mutex
+	var log []string
+	tr = r.Transport(refuseToken("Bearer tok-1-xxxxxxxxxxxx", &log, &mu))
+	return src, tr, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), log...)
+	}
+}
+
 // counterSource hands out bearer tokens tok-N-xxxxxxxxxxxx, valid an hour.
 func counterSource(clock *testenv.FakeClock) *fakeSource {
 	return &fakeSource{name: "oauth", fetch: func(_ context.Context, _ *resolver.Credential, n int) (*resolver.Credential, error) {
@@ -168,12 +185,7 @@ func counterSource(clock *testenv.FakeClock) *fakeSource {
 // a 401: the caller gets the refusal, and no recovery is started for a retry
 // that cannot happen.
 func TestTransport401WithNonReplayableBodyIsReturned(t *testing.T) {
-	clock := testenv.NewFakeClock(t0)
-	src := counterSource(clock)
-	r := newResolver(t, clock, nil, nil, src)
-	var mu sync.Mutex
-	var seen []string
-	tr := r.Transport(refuseToken("Bearer tok-1-xxxxxxxxxxxx", &seen, &mu))
+	src, tr, seenRequests := refusingFirstToken(t)
 	body := &closeRecorder{Reader: strings.NewReader("once only")}
 	req, err := http.NewRequest(http.MethodPost, "http://api.invalid/v1", body)
 	if err != nil {
@@ -187,7 +199,7 @@ func TestTransport401WithNonReplayableBodyIsReturned(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized || len(seen) != 1 {
+	if seen := seenRequests(); resp.StatusCode != http.StatusUnauthorized || len(seen) != 1 {
 		t.Fatalf("status %d after %d requests, want the 401 after 1", resp.StatusCode, len(seen))
 	}
 	if n := src.calls.Load(); n != 1 {
@@ -235,12 +247,7 @@ func TestTransport401WithoutBodyIsRetried(t *testing.T) {
 // When the retry cannot be prepared (the body can no longer be produced),
 // the caller gets the original refusal, not an error.
 func TestTransportRetryWithoutBodyReturnsTheRefusal(t *testing.T) {
-	clock := testenv.NewFakeClock(t0)
-	src := counterSource(clock)
-	r := newResolver(t, clock, nil, nil, src)
-	var mu sync.Mutex
-	var seen []string
-	tr := r.Transport(refuseToken("Bearer tok-1-xxxxxxxxxxxx", &seen, &mu))
+	_, tr, seenRequests := refusingFirstToken(t)
 	req, _ := http.NewRequest(http.MethodPost, "http://api.invalid/v1", strings.NewReader("payload"))
 	bodies := 0
 	req.GetBody = func() (io.ReadCloser, error) {
@@ -255,7 +262,7 @@ func TestTransportRetryWithoutBodyReturnsTheRefusal(t *testing.T) {
 		t.Fatalf("RoundTrip = %v, want the refusal", err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized || len(seen) != 1 {
+	if seen := seenRequests(); resp.StatusCode != http.StatusUnauthorized || len(seen) != 1 {
 		t.Fatalf("status %d after %d requests, want the 401 after 1", resp.StatusCode, len(seen))
 	}
 }
