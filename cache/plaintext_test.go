@@ -30,12 +30,31 @@ func TestPlaintextModes(t *testing.T) {
 	assertMode(t, filepath.Join(dir, "plaintext", "oauth.json"), 0o600)
 	assertNoTemporaries(t, filepath.Join(dir, "plaintext"))
 
-	// A records directory someone opened up is tightened again.
-	if err := os.Chmod(filepath.Join(dir, "plaintext"), 0o755); err != nil {
+	// A records directory someone opened up is tightened again, and what a
+	// crashed writer left there long ago is removed; a temporary file a live
+	// writer may still be using is left alone.
+	records := filepath.Join(dir, "plaintext")
+	if err := os.Chmod(records, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	crashed, live := filepath.Join(records, ".tmp-oauth.json-1"), filepath.Join(records, ".tmp-oauth.json-2")
+	for _, p := range []string{crashed, live} {
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-11 * time.Minute)
+	if err := os.Chtimes(crashed, old, old); err != nil {
 		t.Fatal(err)
 	}
 	openT(t, cache.Options{Backend: "plaintext", Dir: dir})
-	assertMode(t, filepath.Join(dir, "plaintext"), 0o700)
+	assertMode(t, records, 0o700)
+	if _, err := os.Stat(crashed); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a crashed writer's old temporary file is still there: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Fatalf("a recent temporary file was removed: %v", err)
+	}
 
 	d := s.(interface{ Describe() map[string]string }).Describe()
 	if d["backend"] != "plaintext" || d["dir"] != dir || d["service"] != cache.DefaultService || d["encrypted"] != "no" || d["selected"] != "explicit" {
