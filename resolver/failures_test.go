@@ -460,3 +460,31 @@ func TestLogoutEdges(t *testing.T) {
 		t.Fatalf("Logout without the lock = %v", err)
 	}
 }
+
+// A source that answers with no credential, or with one already inside its
+// last moments, has failed: the caller gets an error naming the source, not
+// a credential that dies on the wire.
+func TestUnusableAnswersAreErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cred func(now time.Time) *resolver.Credential
+		want string
+	}{
+		{"no credential", func(time.Time) *resolver.Credential { return nil }, "s: source returned no credential"},
+		{"expires too soon", func(now time.Time) *resolver.Credential {
+			return &resolver.Credential{Kind: resolver.KindBearer, Token: resolver.NewSecret("dying-token-xxxx"), Expiry: now.Add(5 * time.Second)}
+		}, "s: source returned a credential that expires at 2026-11-27T12:00:05Z, too soon to use"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := testenv.NewFakeClock(t0)
+			src := &fakeSource{name: "s", fetch: func(context.Context, *resolver.Credential, int) (*resolver.Credential, error) {
+				return tc.cred(clock.Now()), nil
+			}}
+			r := newResolver(t, clock, nil, nil, src)
+			c, err := r.Resolve(context.Background())
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("Resolve = %v, %v; want %q", c, err, tc.want)
+			}
+		})
+	}
+}
