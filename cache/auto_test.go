@@ -39,6 +39,12 @@ func TestOpenBadOptions(t *testing.T) {
 			t.Errorf("Set(%q) = %v; want an invalid key error", key, err)
 		}
 	}
+	// The limits are inclusive: one character, and 128 of every allowed kind.
+	for _, key := range []string{"k", strings.Repeat("aZ0._-", 21) + "xy"} {
+		if err := s.Set(context.Background(), key, []byte("v")); err != nil {
+			t.Errorf("Set(%q) = %v; want it accepted", key, err)
+		}
+	}
 }
 
 func TestBackends(t *testing.T) {

@@ -30,12 +30,22 @@ func TestPlaintextModes(t *testing.T) {
 	assertMode(t, filepath.Join(dir, "plaintext", "oauth.json"), 0o600)
 	assertNoTemporaries(t, filepath.Join(dir, "plaintext"))
 
-	// A records directory someone opened up is tightened again.
-	if err := os.Chmod(filepath.Join(dir, "plaintext"), 0o755); err != nil {
+	// A records directory someone opened up is tightened again, and what a
+	// crashed writer left there is removed (a live writer's temporary file
+	// is kept: TestLeftoversRemovedAtOpen).
+	records := filepath.Join(dir, "plaintext")
+	if err := os.Chmod(records, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	crashed := filepath.Join(records, ".tmp-oauth.json-1")
+	if err := os.WriteFile(crashed, []byte("partial"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	openT(t, cache.Options{Backend: "plaintext", Dir: dir})
-	assertMode(t, filepath.Join(dir, "plaintext"), 0o700)
+	assertMode(t, records, 0o700)
+	if _, err := os.Stat(crashed); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a crashed writer's temporary file is still there: %v", err)
+	}
 
 	d := s.(interface{ Describe() map[string]string }).Describe()
 	if d["backend"] != "plaintext" || d["dir"] != dir || d["service"] != cache.DefaultService || d["encrypted"] != "no" || d["selected"] != "explicit" {

@@ -27,13 +27,28 @@ func TestTransport401SharesOneRefresh(t *testing.T) {
 	d := itest.StartDex(t, itest.DexOptions{TokenTTL: time.Minute})
 	src := newSource(t, d, nil)
 	cred := login(t, src, d.User(t, "judy"))
+	const n = 10
 	var mu sync.Mutex
 	refused := map[string]bool{cred.Token.Reveal(): true}
+	// No refusal is answered before all n requests have arrived with the
+	// revoked token, so the n recoveries overlap (a gate, not luck).
+	allArrived := make(chan struct{})
+	arrived := 0
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		mu.Lock()
 		bad := refused[tok]
+		if bad {
+			if arrived++; arrived == n {
+				close(allArrived)
+			}
+		}
 		mu.Unlock()
+		if bad {
+			<-allArrived
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
 		req, _ := http.NewRequest(http.MethodGet, d.Direct+"/dex/userinfo", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)
@@ -53,7 +68,6 @@ func TestTransport401SharesOneRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := &http.Client{Transport: r.Transport(nil)}
-	const n = 10
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
 	for range n {

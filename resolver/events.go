@@ -22,8 +22,9 @@ const (
 	EventRefreshFailed EventKind = "refresh_failed"
 	// EventLoginRequired: the stored login is dead; a person must log in.
 	EventLoginRequired EventKind = "login_required"
-	// EventStoreFailed: the store could not be written; the credential is
-	// still used from memory.
+	// EventStoreFailed: the store could not be read or written. A credential
+	// already in memory is still used; without one, the source's error is
+	// a StoreReadError (ErrStoreRead), never "not logged in".
 	EventStoreFailed EventKind = "store_failed"
 )
 

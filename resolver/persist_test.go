@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -94,7 +95,8 @@ func TestLoginRequiredClearsOnlyTheDeadToken(t *testing.T) {
 	store := cache.NewMemory()
 	p := &rotatingProvider{clock: clock, life: time.Hour, valid: map[string]bool{}}
 	events := testenv.NewEvents()
-	r := newResolver(t, clock, events, store, p.source("oauth"))
+	src := p.source("oauth") // counts every Fetch, including those the provider refuses
+	r := newResolver(t, clock, events, store, src)
 	login(t, r, p)
 	delete(p.valid, "rt-login-1") // the provider revoked it
 	clock.Set(t0.Add(2 * time.Hour))
@@ -110,13 +112,13 @@ func TestLoginRequiredClearsOnlyTheDeadToken(t *testing.T) {
 	if kept, _ := resolver.DecodeRecord(data); kept == nil || !kept.Refresh.IsZero() || kept.Token.Reveal() != "access-token-login-1-xxxxxxxx" {
 		t.Fatalf("stored record after login required = %v, want the login with its refresh token cleared", kept)
 	}
-	calls := p.calls
-	clock.Set(clock.Now().Add(time.Minute))
+	calls := src.calls.Load()
+	clock.Set(clock.Now().Add(time.Minute)) // past the error TTL: only the dead-token check stops a fetch
 	if _, err := r.Resolve(context.Background()); !errors.Is(err, resolver.ErrLoginRequired) {
 		t.Fatalf("err = %v", err)
 	}
-	if p.calls != calls {
-		t.Fatal("called the token endpoint again with a refresh token known dead")
+	if n := src.calls.Load(); n != calls {
+		t.Fatalf("source called %d more times with a refresh token known dead", n-calls)
 	}
 	// A new login (here through the store, as another process would) revives
 	// it once the dead login's back-off (RetryMax) has passed.
@@ -172,8 +174,38 @@ func TestPrefetchServesStoredCredential(t *testing.T) {
 	if c := mustResolve(t, r); c.Token.Reveal() != "stored-access-token-xxxx" {
 		t.Fatalf("got %v", c)
 	}
+	if err := r.Close(); err != nil { // waits for any refresh started
+		t.Fatal(err)
+	}
 	if src.calls.Load() != 0 {
 		t.Fatal("source called although a valid credential was stored")
+	}
+}
+
+// A stored credential that is already inside its refresh window is served
+// at once, and one background refresh replaces it.
+func TestStaleStoredCredentialIsServedAndRefreshed(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := cache.NewMemory()
+	rec, _ := resolver.EncodeRecord(&resolver.Credential{Source: "oauth", Kind: resolver.KindBearer,
+		Token: resolver.NewSecret("stored-access-token-xxxx"), Refresh: resolver.NewSecret("rt-stored"), IssuedAt: t0.Add(-57 * time.Minute), Expiry: t0.Add(3 * time.Minute)}, t0)
+	_ = store.Set(context.Background(), "oauth", rec)
+	src := &fakeSource{name: "oauth", persistent: true, fetch: tokenAt(clock, time.Hour)}
+	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := mustResolve(t, r); c.Token.Reveal() != "stored-access-token-xxxx" {
+		t.Fatalf("got %v, want the stored credential at once", c)
+	}
+	if err := r.Close(); err != nil { // waits for the refresh
+		t.Fatal(err)
+	}
+	if n := src.calls.Load(); n != 1 {
+		t.Fatalf("fetches = %d, want one background refresh", n)
+	}
+	if tok := storedToken(t, store, "oauth"); tok != "token-number-0001-abcdefgh" {
+		t.Fatalf("stored %q, want the refreshed token", tok)
 	}
 }
 
@@ -282,5 +314,71 @@ func TestShortRunCostsNothingBelowTheWinner(t *testing.T) {
 	}
 	if n := below.probes.Load() + stored.probes.Load() + stored.identities.Load(); n != 0 {
 		t.Errorf("sources below the winner probed or keyed %d times, want 0", n)
+	}
+}
+
+// When the API refuses our credential and the store holds a peer's newer one
+// that is merely stale (inside its refresh window, still usable), it is
+// adopted rather than spending a token-endpoint call; without a refusal, a
+// stale peer credential does not replace our fresh one.
+func TestRefusedCredentialAdoptsStalePeerRecord(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := cache.NewMemory()
+	src := &fakeSource{name: "oauth", persistent: true, fetch: tokenAt(clock, time.Hour)}
+	r := newResolver(t, clock, nil, store, src)
+	ours := mustResolve(t, r)
+	peer, _ := resolver.EncodeRecord(&resolver.Credential{Source: "oauth", Kind: resolver.KindBearer,
+		Token: resolver.NewSecret("peer-access-token-xxxx"), Refresh: resolver.NewSecret("rt-peer"),
+		IssuedAt: t0.Add(-58 * time.Minute), Expiry: t0.Add(2 * time.Minute)}, t0)
+	if err := store.Set(context.Background(), "oauth", peer); err != nil {
+		t.Fatal(err)
+	}
+	if c := mustResolve(t, r); c != ours {
+		t.Fatal("a stale peer record replaced our fresh credential")
+	}
+	next, err := r.Invalidate(context.Background(), ours)
+	if err != nil || next.Token.Reveal() != "peer-access-token-xxxx" {
+		t.Fatalf("Invalidate = %v, %v; want the peer's credential adopted", next, err)
+	}
+	if n := src.calls.Load(); n != 1 {
+		t.Fatalf("fetches = %d, want 1 (the refusal adopted the peer's credential)", n)
+	}
+}
+
+// A background refresh of our still-usable credential does not settle for a
+// peer's record that is itself already due for refresh: it refreshes (from
+// the peer's newer refresh token).
+func TestBackgroundRefreshDoesNotAdoptAStalePeerRecord(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := cache.NewMemory()
+	var prevs []string
+	var mu sync.Mutex
+	inner := tokenAt(clock, time.Hour)
+	src := &fakeSource{name: "oauth", persistent: true}
+	src.fetch = func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
+		mu.Lock()
+		if prev != nil {
+			prevs = append(prevs, prev.Refresh.Reveal())
+		}
+		mu.Unlock()
+		return inner(ctx, prev, n)
+	}
+	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustResolve(t, r)
+	peer, _ := resolver.EncodeRecord(&resolver.Credential{Source: "oauth", Kind: resolver.KindBearer,
+		Token: resolver.NewSecret("peer-access-token-xxxx"), Refresh: resolver.NewSecret("rt-peer"),
+		IssuedAt: t0, Expiry: t0.Add(58 * time.Minute)}, t0) // due for refresh from 53m
+	if err := store.Set(context.Background(), "oauth", peer); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(55 * time.Minute)   // our refresh time
+	if err := r.Close(); err != nil { // waits for the refresh
+		t.Fatal(err)
+	}
+	if n := src.calls.Load(); n != 2 || strings.Join(prevs, ",") != "rt-peer" {
+		t.Fatalf("fetches = %d with refresh tokens %v; want a refresh from the peer's rt-peer", n, prevs)
 	}
 }

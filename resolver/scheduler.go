@@ -637,13 +637,17 @@ func (e *entry) fetch(ctx context.Context) (cred *Credential, adopted bool, err 
 	now := e.r.clock.Now()
 	stored, rec, rerr := e.readStore(ctx)
 	if rerr != nil {
+		e.r.emit(Event{Kind: EventStoreFailed, Source: e.name, Err: rerr})
 		if prev == nil {
 			// Never "not logged in", and nothing is written over it.
 			return nil, false, rerr
 		}
-		e.r.emit(Event{Kind: EventStoreFailed, Source: e.name, Err: rerr})
 	}
-	if stored != nil && !stored.SameSecret(prev) && !stored.SameSecret(rejected) {
+	// The record this process cleared after its refresh token was refused
+	// (same access token, no refresh token) is no new login: it must not
+	// lift the dead-login stop.
+	cleared := dead != nil && prev != nil && stored != nil && stored.Refresh.IsZero() && stored.Token.Equal(prev.Token)
+	if stored != nil && !cleared && !stored.SameSecret(prev) && !stored.SameSecret(rejected) {
 		fresh := now.Before(e.refreshTime(stored))
 		// Adopt a peer's credential that is still fresh; also one that is
 		// merely stale when ours is refused, gone or expired (refreshing it

@@ -3,6 +3,8 @@ package resolver_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,7 +32,7 @@ func TestStaleServesEveryoneWhileOneRefreshRuns(t *testing.T) {
 	r := newResolver(t, clock, events, nil, src)
 	old := mustResolve(t, r)
 
-	clock.Set(t0.Add(55*time.Minute + time.Second)) // inside the 5-minute window; no timer fires
+	clock.Set(t0.Add(55*time.Minute + time.Second)) // inside the 5-minute window: the stale timer fires and starts the refresh
 	const callers = 10000
 	var wg sync.WaitGroup
 	var wrong atomic.Int32
@@ -174,14 +176,17 @@ func TestClockJumpPastExpiryNeverServesExpired(t *testing.T) {
 	}
 }
 
-// One caller's deadline never cancels the shared fetch.
+// One caller's deadline never cancels the shared fetch: the impatient caller
+// gives up only once it is waiting on the fetch it started.
 func TestCallerDeadlineDoesNotCancelSharedFetch(t *testing.T) {
 	clock := testenv.NewFakeClock(t0)
+	started := make(chan struct{})
 	release := make(chan struct{})
 	fetchCtxErr := make(chan error, 1)
 	src := &fakeSource{name: "s"}
 	inner := tokenAt(clock, time.Hour)
 	src.fetch = func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
+		close(started)
 		<-release
 		fetchCtxErr <- ctx.Err()
 		return inner(ctx, prev, n)
@@ -190,6 +195,7 @@ func TestCallerDeadlineDoesNotCancelSharedFetch(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { _, err := r.Resolve(ctx); done <- err }()
+	<-started // the impatient caller's Resolve started the shared fetch
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("impatient caller got %v, want context.Canceled", err)
@@ -209,7 +215,10 @@ func TestCallerDeadlineDoesNotCancelSharedFetch(t *testing.T) {
 }
 
 // The refresh timer is armed when a credential is stored and fires at
-// expiry minus the window, or at half-life for short-lived credentials.
+// expiry minus the window, or at half-life for short-lived credentials: just
+// before that instant the credential is still fresh (the state the fake
+// clock's timers set synchronously), at that instant it turns stale and one
+// refresh runs.
 func TestRefreshTimerTiming(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -222,16 +231,37 @@ func TestRefreshTimerTiming(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := testenv.NewFakeClock(t0)
-			src := &fakeSource{name: "s", fetch: tokenAt(clock, tc.life)}
+			release := make(chan struct{})
+			src := &fakeSource{name: "s"}
+			inner := tokenAt(clock, tc.life)
+			src.fetch = func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
+				if n > 1 {
+					<-release // keep the refresh in flight so the stale state stays visible
+				}
+				return inner(ctx, prev, n)
+			}
 			events := testenv.NewEvents()
 			r := newResolver(t, clock, events, nil, src)
-			mustResolve(t, r)
+			var once sync.Once
+			let := func() { once.Do(func() { close(release) }) }
+			t.Cleanup(let) // before Close (cleanups run last-first), so a failure ends at once
+			first := mustResolve(t, r)
 			events.Wait(t, resolver.EventRefreshed)
+			if st := r.Status(context.Background()).Sources[0]; st.RefreshAt == nil || !st.RefreshAt.Equal(t0.Add(tc.refreshAt)) {
+				t.Fatalf("status refresh_at = %v, want %v", st.RefreshAt, t0.Add(tc.refreshAt))
+			}
 			clock.Advance(tc.refreshAt - time.Millisecond)
-			if n := src.calls.Load(); n != 1 {
-				t.Fatalf("refreshed early: %d fetches", n)
+			if st := r.Status(context.Background()).Sources[0]; st.State != "fresh" {
+				t.Fatalf("state %q 1ms before the refresh time, want fresh", st.State)
 			}
 			clock.Advance(time.Millisecond)
+			if st := r.Status(context.Background()).Sources[0]; st.State != "stale" {
+				t.Fatalf("state %q at the refresh time, want stale", st.State)
+			}
+			if c := mustResolve(t, r); c != first {
+				t.Fatal("the stale credential is not served while its refresh runs")
+			}
+			let()
 			events.Wait(t, resolver.EventRefreshed)
 			if n := src.calls.Load(); n != 2 {
 				t.Fatalf("fetches = %d at refresh time, want 2", n)
@@ -241,8 +271,31 @@ func TestRefreshTimerTiming(t *testing.T) {
 }
 
 // NoBackgroundRefresh (short-lived CLI runs) serves a stale credential
-// without starting a refresh it could not finish.
+// without starting a refresh it could not finish. Close waits for every
+// refresh in flight, so after it the fetch count is final.
 func TestNoBackgroundRefreshServesStaleWithoutFetching(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	src := &fakeSource{name: "s", fetch: tokenAt(clock, time.Hour)}
+	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, NoBackgroundRefresh: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := mustResolve(t, r)
+	clock.Advance(58 * time.Minute) // past the refresh time: timers run
+	if c := mustResolve(t, r); c != old {
+		t.Fatal("stale credential not served")
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := src.calls.Load(); n != 1 {
+		t.Fatalf("fetches = %d, want 1: a background refresh was started", n)
+	}
+}
+
+// Under NoBackgroundRefresh an expired credential is still replaced by a
+// blocking fetch.
+func TestNoBackgroundRefreshFetchesOnceExpired(t *testing.T) {
 	clock := testenv.NewFakeClock(t0)
 	src := &fakeSource{name: "s", fetch: tokenAt(clock, time.Hour)}
 	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, NoBackgroundRefresh: true})
@@ -251,27 +304,62 @@ func TestNoBackgroundRefreshServesStaleWithoutFetching(t *testing.T) {
 	}
 	defer r.Close()
 	old := mustResolve(t, r)
-	clock.Advance(58 * time.Minute) // past the refresh time: timers run
-	if c := mustResolve(t, r); c != old {
-		t.Fatal("stale credential not served")
-	}
-	if n := src.calls.Load(); n != 1 {
-		t.Fatalf("fetches = %d, want 1", n)
-	}
-	clock.Advance(2 * time.Minute) // expired: now it must fetch
-	if c := mustResolve(t, r); c == old {
-		t.Fatal("expired credential served")
+	clock.Advance(time.Hour) // expired: now it must fetch
+	if c := mustResolve(t, r); c == old || c.Token.Reveal() != "token-number-0002-abcdefgh" {
+		t.Fatalf("got %v after expiry, want the second token", c)
 	}
 }
 
-// Close waits for an in-flight refresh so its result is stored.
-func TestCloseWaitsForInflightRefresh(t *testing.T) {
+// The hot path starts the refresh of a stale key that no timer refreshes:
+// an API-key helper's key has a TTL (RefreshAt) but no expiry, and is re-run
+// only when it is next used.
+func TestHotPathKicksRefreshOfStaleTTLKey(t *testing.T) {
 	clock := testenv.NewFakeClock(t0)
+	src := &fakeSource{name: "helper", fetch: func(_ context.Context, _ *resolver.Credential, n int) (*resolver.Credential, error) {
+		now := clock.Now()
+		return &resolver.Credential{Kind: resolver.KindAPIKey, Token: resolver.NewSecret(fmt.Sprintf("sk-helper-key-%d", n)), IssuedAt: now, RefreshAt: now.Add(5 * time.Minute)}, nil
+	}}
+	events := testenv.NewEvents()
+	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, OnEvent: events.Add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustResolve(t, r)
+	events.Wait(t, resolver.EventRefreshed)
+	clock.Advance(6 * time.Minute) // stale; the timer alone starts no refresh of a TTL key
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := src.calls.Load(); n != 1 {
+		t.Fatalf("fetches = %d before the key was used again, want 1 (an idle program runs no helper)", n)
+	}
+	r, err = resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, OnEvent: events.Add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := mustResolve(t, r) // fetch 2, fresh for 5 minutes
+	events.Wait(t, resolver.EventRefreshed)
+	clock.Advance(6 * time.Minute)
+	if c := mustResolve(t, r); c != old {
+		t.Fatal("the stale key is not served at once")
+	}
+	if err := r.Close(); err != nil { // waits for the refresh the hot path started
+		t.Fatal(err)
+	}
+	if n := src.calls.Load(); n != 3 {
+		t.Fatalf("fetches = %d, want 3", n)
+	}
+}
+
+// Close waits for an in-flight refresh so its result is stored: the refresh
+// is let go only once Close has started (it stops the timers first).
+func TestCloseWaitsForInflightRefresh(t *testing.T) {
+	clock := &stopSignalClock{FakeClock: testenv.NewFakeClock(t0), stopped: make(chan struct{}, 16)}
 	store := cache.NewMemory()
 	started := make(chan struct{})
 	release := make(chan struct{})
 	src := &fakeSource{name: "oauth", persistent: true}
-	inner := tokenAt(clock, time.Hour)
+	inner := tokenAt(clock.FakeClock, time.Hour)
 	src.fetch = func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
 		if n == 2 {
 			close(started)
@@ -280,20 +368,24 @@ func TestCloseWaitsForInflightRefresh(t *testing.T) {
 		return inner(ctx, prev, n)
 	}
 	events := testenv.NewEvents()
-	r := newResolver(t, clock, events, store, src)
+	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, Store: store, OnEvent: events.Add})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mustResolve(t, r)
 	events.Wait(t, resolver.EventRefreshed)
 	go clock.Advance(56 * time.Minute)
 	<-started
-	closed := make(chan struct{})
-	go func() { _ = r.Close(); close(closed) }()
-	select {
-	case <-closed:
-		t.Fatal("Close returned while a refresh was in flight")
-	default:
+	for len(clock.stopped) > 0 { // stops made before Close
+		<-clock.stopped
 	}
+	closed := make(chan error)
+	go func() { closed <- r.Close() }()
+	<-clock.stopped // Close has begun: it stopped the expiry timer
 	close(release)
-	<-closed
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
 	data, err := store.Get(context.Background(), "oauth")
 	if err != nil {
 		t.Fatal(err)
@@ -305,6 +397,58 @@ func TestCloseWaitsForInflightRefresh(t *testing.T) {
 	if c.Refresh.Reveal() != "refresh-2" {
 		t.Fatalf("stored refresh token = %q, want the rotated refresh-2", c.Refresh.Reveal())
 	}
+}
+
+// Close gives up on a refresh that outlives Config.CloseTimeout and says so;
+// until then it waits.
+func TestCloseTimesOutOnAStuckRefresh(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	started := make(chan struct{})
+	release := make(chan struct{})
+	src := &fakeSource{name: "s"}
+	inner := tokenAt(clock, time.Hour)
+	src.fetch = func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
+		if n == 2 {
+			close(started)
+			<-release
+		}
+		return inner(ctx, prev, n)
+	}
+	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, CloseTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer close(release)
+	mustResolve(t, r)
+	go clock.Advance(56 * time.Minute)
+	<-started
+	if err := r.Close(); err == nil || !strings.Contains(err.Error(), "still running") {
+		t.Fatalf("Close = %v with a refresh stuck in flight, want the timeout error", err)
+	}
+}
+
+// stopSignalClock reports every timer Stop, so a test can tell that Close
+// (which stops the timers first) has begun.
+type stopSignalClock struct {
+	*testenv.FakeClock
+	stopped chan struct{}
+}
+
+type signalTimer struct {
+	resolver.Timer
+	stopped chan struct{}
+}
+
+func (t signalTimer) Stop() bool {
+	select {
+	case t.stopped <- struct{}{}:
+	default:
+	}
+	return t.Timer.Stop()
+}
+
+func (c *stopSignalClock) At(at time.Time, f func()) resolver.Timer {
+	return signalTimer{c.FakeClock.At(at, f), c.stopped}
 }
 
 // countingClock counts clock reads.
@@ -388,5 +532,50 @@ func TestNotServedInItsLastMoments(t *testing.T) {
 				t.Fatalf("served %v inside its last moments", c)
 			}
 		})
+	}
+}
+
+// A credential whose issue time is not before its expiry (a source's clock
+// confused) has no life to take a tenth of: it gets the full 10 s margin,
+// not none.
+func TestZeroLifeCredentialGetsTheFullMargin(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	expiry := t0.Add(time.Hour)
+	src := &fakeSource{name: "s", fetch: func(_ context.Context, _ *resolver.Credential, n int) (*resolver.Credential, error) {
+		if n > 1 {
+			return nil, errors.New("offline")
+		}
+		return &resolver.Credential{Kind: resolver.KindBearer, Token: resolver.NewSecret("zero-life-token-xxxx"), IssuedAt: expiry, Expiry: expiry}, nil
+	}}
+	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, NoBackgroundRefresh: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	mustResolve(t, r)
+	// Nor half of no life to refresh at: the refresh window applies.
+	if st := r.Status(context.Background()).Sources[0]; st.RefreshAt == nil || !st.RefreshAt.Equal(expiry.Add(-resolver.DefaultRefreshWindow)) {
+		t.Fatalf("refresh_at = %v, want %v", st.RefreshAt, expiry.Add(-resolver.DefaultRefreshWindow))
+	}
+	clock.Set(expiry.Add(-9 * time.Second))
+	if c, err := r.Resolve(context.Background()); err == nil {
+		t.Fatalf("served %v 9 s before its expiry", c)
+	}
+}
+
+// Every credential handed out is named after the source that produced it,
+// whatever the source put in Source, and the source's own value is left
+// untouched (it may hand it out again).
+func TestCredentialIsNamedAfterItsSource(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	own := &resolver.Credential{Source: "somebody-else", Kind: resolver.KindBearer, Token: resolver.NewSecret("named-token-xxxxxxxx"), IssuedAt: t0, Expiry: t0.Add(time.Hour)}
+	src := &fakeSource{name: "s", fetch: func(context.Context, *resolver.Credential, int) (*resolver.Credential, error) { return own, nil }}
+	r := newResolver(t, clock, nil, nil, src)
+	c := mustResolve(t, r)
+	if c.Source != "s" || !c.IssuedAt.Equal(t0) {
+		t.Fatalf("credential source %q issued %v, want s at %v", c.Source, c.IssuedAt, t0)
+	}
+	if own.Source != "somebody-else" {
+		t.Fatal("the source's own credential was modified")
 	}
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credchain/credchain/internal/testenv"
 )
@@ -49,7 +51,7 @@ func TestGitCredentialErase(t *testing.T) {
 		b, _ := os.ReadFile(counter)
 		return strings.TrimSpace(string(b))
 	}
-	env := map[string]string{"CREDCHAIN_API_KEY_HELPER": helper, "CREDCHAIN_GIT_HOSTS": "git.example.test"}
+	env := map[string]string{"CREDCHAIN_API_KEY_HELPER": helper, "CREDCHAIN_API_KEY_HELPER_TTL": "7m", "CREDCHAIN_GIT_HOSTS": "git.example.test"}
 	req := "protocol=https\nhost=git.example.test\nusername=u\npassword="
 
 	r := runCLI(t, env, strings.NewReader(req+"git-token-0\n\n"), "git-credential", "erase")
@@ -64,9 +66,18 @@ func TestGitCredentialErase(t *testing.T) {
 	if r.code != 0 || r.out != "" || runs() != "3" {
 		t.Fatalf("erase for another host: %+v, helper runs %s; want none", r, runs())
 	}
+	// password_expiry_utc is when the helper's key is renewed: its TTL after
+	// the helper ran, which happened between before and after.
+	before := time.Now()
 	r = runCLI(t, env, strings.NewReader("protocol=https\nhost=git.example.test\n\n"), "git-credential", "get")
-	if r.code != 0 || r.out != "username=credchain\npassword=git-token-4\npassword_expiry_utc="+r.out[strings.LastIndex(r.out, "=")+1:] {
+	after := time.Now()
+	head, expiry, _ := strings.Cut(r.out, "password_expiry_utc=")
+	if r.code != 0 || head != "username=credchain\npassword=git-token-4\n" {
 		t.Fatalf("get: %+v", r)
+	}
+	secs, err := strconv.ParseInt(strings.TrimSuffix(expiry, "\n"), 10, 64)
+	if lo, hi := before.Add(7*time.Minute).Unix(), after.Add(7*time.Minute).Unix(); err != nil || secs < lo || secs > hi {
+		t.Fatalf("password_expiry_utc=%q, want the key's renewal time within [%d, %d] (TTL 7m after the helper ran)", expiry, lo, hi)
 	}
 	r = runCLI(t, env, strings.NewReader("protocol=https\nhost=git.example.test\n\n"), "git-credential", "fetch")
 	if r.code != exitUsage {

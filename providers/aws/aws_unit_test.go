@@ -142,7 +142,6 @@ func TestCredentialExport(t *testing.T) {
 			if !src.Persistent() {
 				t.Error("exported credentials should be shared through the store")
 			}
-			start := time.Now()
 			cred, err := src.Fetch(context.Background(), nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -153,9 +152,6 @@ func TestCredentialExport(t *testing.T) {
 				}
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("the error quotes the command's secret output: %v", err)
-				}
-				if time.Since(start) > 10*time.Second {
-					t.Errorf("took %v", time.Since(start))
 				}
 				return
 			}
