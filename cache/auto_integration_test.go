@@ -89,3 +89,6 @@ func TestAutoOrder(t *testing.T) {
 		t.Errorf("auto created the plaintext directory (stat: %v)", err)
 	}
 }
+
+// triedOnLinux is every backend auto considers on Linux up to keyctl.
+var triedOnLinux = []string{"keychain", "macos-security", "wincred", "secret-service", "kwallet", "pass", "file", "keyctl"}

@@ -13,9 +13,6 @@ import (
 	"github.com/credchain/credchain/internal/testenv"
 )
 
-// triedOnLinux is every backend auto considers on Linux up to keyctl.
-var triedOnLinux = []string{"keychain", "macos-security", "wincred", "secret-service", "kwallet", "pass", "file", "keyctl"}
-
 func TestOpenBadOptions(t *testing.T) {
 	testenv.Hermetic(t)
 	for _, tc := range []struct {
