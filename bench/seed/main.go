@@ -20,7 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/credchain/credchain/cache"
 	"github.com/credchain/credchain/config"
 	"github.com/credchain/credchain/oauthpkce"
 	"github.com/credchain/credchain/resolver"
@@ -47,23 +46,26 @@ func seed(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := cache.Open(ctx, s.StoreOptions())
+	cfg, err := s.Build(ctx)
 	if err != nil {
 		return err
 	}
+	// Through the resolver, so the record goes under the key of the
+	// configured identity (issuer, client id, scopes), as a login's would.
+	r, err := resolver.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
 	now := time.Now()
 	cred := &resolver.Credential{
 		Source: oauthpkce.Name, Kind: resolver.KindBearer,
 		Token: resolver.NewSecret(token), Refresh: resolver.NewSecret("bench-refresh-token"),
 		Expiry: now.Add(24 * time.Hour), IssuedAt: now,
 	}
-	data, err := resolver.EncodeRecord(cred, now)
-	if err != nil {
-		return err
+	if err := r.Store(ctx, cred); err != nil {
+		return fmt.Errorf("store the login in the %s store: %w", cfg.Store.Backend(), err)
 	}
-	if err := st.Set(ctx, oauthpkce.Name, data); err != nil {
-		return fmt.Errorf("store the login in the %s store: %w", st.Backend(), err)
-	}
-	fmt.Fprintf(os.Stderr, "seed: stored an OAuth login in the %s store\n", st.Backend())
+	fmt.Fprintf(os.Stderr, "seed: stored an OAuth login in the %s store\n", cfg.Store.Backend())
 	return nil
 }
