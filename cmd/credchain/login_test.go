@@ -375,7 +375,8 @@ func TestLoginNonInteractive(t *testing.T) {
 			// "At once" is observed, not timed: the exit status and
 			// message come from the non-interactive check (a login that
 			// started would wait for the person, with its default
-			// timeout of minutes, until runBounded kills it: exit -1),
+			// timeout of minutes, until runBounded gives up and fails
+			// the test),
 			// and nothing of a login happened: no browser, no authorize
 			// request, nothing stored.
 			storeDir := t.TempDir()
