@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -20,7 +19,9 @@ import (
 // credential_process is credchain token --format credential-process calls
 // moto's STS with the keys credchain produced (a role credchain assumed
 // through moto from base keys in another profile): moto names that
-// assumed-role session as the caller.
+// assumed-role session as the caller. moto verifies every signature
+// (startVerifyingMoto), so the keys credchain hands the CLI must be the
+// ones STS issued, secret and session token included.
 func TestAWSCLICredentialProcess(t *testing.T) {
 	testenv.Hermetic(t)
 	if !inNetns(t, nil) {
@@ -29,23 +30,17 @@ func TestAWSCLICredentialProcess(t *testing.T) {
 	aws := itest.RequireCommand(t, "aws", "the AWS CLI comes with the machine image's Python (.ci/setup.d/50-clients.sh checks it)")
 	bin := credchainBin(t)
 	rec := newArgvRecorder(t, bin)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	moto, err := itest.StartMoto(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(moto.Close)
+	moto, alice := startVerifyingMoto(t)
 
 	dir := t.TempDir()
-	const baseSecret = "base-secret-0123456789abcdef"
-	creds := writeFile(t, dir, "credentials", "[base]\naws_access_key_id = AKIAEXAMPLEBASEKEY01\naws_secret_access_key = "+baseSecret+"\n", 0o600)
+	baseSecret := alice.SecretAccessKey
+	creds := writeFile(t, dir, "credentials", "[base]\naws_access_key_id = "+alice.AccessKeyID+"\naws_secret_access_key = "+baseSecret+"\n", 0o600)
 	cfg := writeFile(t, dir, "config", "[profile cp]\ncredential_process = '"+rec.path+"' token --format credential-process\nregion = eu-west-3\n", 0o600)
 	env := cliEnv(t,
 		"AWS_CONFIG_FILE="+cfg, "AWS_SHARED_CREDENTIALS_FILE="+creds, "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ENDPOINT_URL_STS="+moto.URL,
 		"CLAUDE_CODE_USE_BEDROCK=1", "CREDCHAIN_AWS_PROFILE=base", "CREDCHAIN_AWS_REGION=eu-west-3",
-		"CREDCHAIN_AWS_ROLE_ARN=arn:aws:iam::123456789012:role/credential-process",
+		"CREDCHAIN_AWS_ROLE_ARN="+alice.RoleARN,
 	)
 	if root := os.Getenv("PYENV_ROOT"); root != "" {
 		env = append(env, "PYENV_ROOT="+root) // the image's aws is a pyenv shim
@@ -75,7 +70,7 @@ func TestAWSCLICredentialProcess(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &id); err != nil {
 		t.Fatalf("aws printed %q: %v", out.String(), err)
 	}
-	if id.Account != itest.MotoAccount || !strings.HasPrefix(id.Arn, "arn:aws:sts::123456789012:assumed-role/credential-process/") {
+	if id.Account != itest.MotoAccount || !strings.HasPrefix(id.Arn, "arn:aws:sts::123456789012:assumed-role/bedrock-role/") {
 		t.Fatalf("aws sts get-caller-identity = %+v, want the role session credchain assumed", id)
 	}
 	rec.checkNoSecret(t, baseSecret, doc["SecretAccessKey"].(string), doc["SessionToken"].(string))

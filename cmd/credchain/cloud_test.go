@@ -18,21 +18,18 @@ import (
 
 // TestBedrockCLI: credchain with source bedrock, its AWS credentials
 // assumed through moto's STS, as `token --format json` and `exec` give them.
+// moto verifies every signature (startVerifyingMoto): the AssumeRole
+// credchain signs with the base keys, and the aws CLI's call signed with
+// the keys `exec` hands it, succeed only with the right secrets.
 func TestBedrockCLI(t *testing.T) {
 	testenv.Hermetic(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	moto, err := itest.StartMoto(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(moto.Close)
+	moto, id := startVerifyingMoto(t)
 	env := cliEnv(t,
 		"CLAUDE_CODE_USE_BEDROCK=1",
-		"AWS_ACCESS_KEY_ID=AKIAEXAMPLEBASEKEY01", "AWS_SECRET_ACCESS_KEY=base-secret-0123456789",
+		"AWS_ACCESS_KEY_ID="+id.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+id.SecretAccessKey,
 		"AWS_REGION=eu-west-3", "AWS_ENDPOINT_URL_STS="+moto.URL,
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE="+os.DevNull, "AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,
-		"CREDCHAIN_AWS_ROLE_ARN=arn:aws:iam::123456789012:role/bedrock-cli",
+		"CREDCHAIN_AWS_ROLE_ARN="+id.RoleARN,
 		"GCE_METADATA_HOST=127.0.0.1:"+strconv.Itoa(testenv.DeadPort(t)),
 	)
 	res := runBinary(t, env, nil, "token", "--format", "json")
@@ -58,7 +55,7 @@ func TestBedrockCLI(t *testing.T) {
 		env = append(env, "PYENV_ROOT="+root) // the image's aws is a pyenv shim
 	}
 	res = runBinary(t, env, nil, "exec", "--", aws, "sts", "get-caller-identity", "--endpoint-url", moto.URL, "--output", "json")
-	if res.code != 0 || !strings.Contains(res.out, `"Arn": "arn:aws:sts::123456789012:assumed-role/bedrock-cli/credchain"`) {
+	if res.code != 0 || !strings.Contains(res.out, `"Arn": "arn:aws:sts::123456789012:assumed-role/bedrock-role/credchain"`) {
 		t.Fatalf("credchain exec -- aws sts get-caller-identity: exit %d, stdout %s, stderr %s", res.code, res.out, res.err)
 	}
 }
@@ -90,4 +87,25 @@ func TestVertexCLI(t *testing.T) {
 		t.Fatalf("credchain status --json: exit %d, stdout %s, stderr %s; want project and region", res.code, res.out, res.err)
 	}
 	fake.Check(t)
+}
+
+// startVerifyingMoto starts a moto server that verifies the SigV4 signature
+// (and IAM policy) of every request after the four unauthenticated set-up
+// calls of itest.Moto.SetupIAM, and returns it with the identity SetupIAM
+// made: user alice's access key and the role bedrock-role she may assume.
+// A request signed with a wrong secret gets 403 SignatureDoesNotMatch.
+func startVerifyingMoto(t *testing.T) (*itest.Moto, itest.MotoIdentity) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	moto, err := itest.StartMoto(ctx, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(moto.Close)
+	id, err := moto.SetupIAM(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return moto, id
 }

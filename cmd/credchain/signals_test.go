@@ -30,6 +30,14 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	}
 }
 
+// signalExitBound is a generous bound on the documented contract (docs/cli.md:
+// a signal stops credchain "within a second"): five times it, so a loaded CI
+// machine does not fail the test, yet well under the 10 s the helper ran on
+// before signals aborted the resolver, and the helper's own 60 s. The
+// effects (exit 128+N, the helper's process group gone) are what the test
+// asserts; this duration is the one place where time is the contract.
+const signalExitBound = 5 * time.Second
+
 // TestSignalDuringHelperKillsItsGroup: SIGINT, SIGTERM or SIGHUP while the
 // API-key helper runs makes credchain exit promptly with 128+N, and the
 // helper's whole process group is gone (not orphaned).
@@ -66,8 +74,8 @@ func TestSignalDuringHelperKillsItsGroup(t *testing.T) {
 			var err error
 			select {
 			case err = <-done:
-			case <-time.After(5 * time.Second): // the old behaviour took 10 s
-				t.Fatalf("credchain still running 5 s after %v", sig)
+			case <-time.After(signalExitBound):
+				t.Fatalf("credchain still running %v after %v (docs/cli.md: within a second)", signalExitBound, sig)
 			}
 			t.Logf("exited %v after %v", err, time.Since(start).Round(time.Millisecond))
 			var ee *exec.ExitError
