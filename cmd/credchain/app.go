@@ -139,8 +139,11 @@ func (a *App) Resolver(ctx context.Context, cmd *cobra.Command) (*resolver.Resol
 
 const rootLong = `credchain resolves the credential a model-API client should send now, from an
 ordered chain of sources (environment variables, file descriptors, an API-key
-helper command, a stored OAuth login, AWS for Bedrock, Google for Vertex) that
-share one keychain-backed cache and one refresh scheduler.
+helper command, a stored OAuth login, workload identity federation, a gateway
+session, AWS for Bedrock, Claude Platform on AWS and Mantle, Azure for Foundry,
+Google for Vertex) that share one keychain-backed cache and one refresh
+scheduler. "credchain status" lists the chain in order and why each source
+does or does not apply.
 
 Settings come from flags, then CREDCHAIN_<SECTION>_<KEY> environment
 variables, then the settings file ($XDG_CONFIG_HOME/credchain/config.yaml,
