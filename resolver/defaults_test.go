@@ -1,0 +1,64 @@
+package resolver_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/credchain/credchain/internal/testenv"
+	"github.com/credchain/credchain/resolver"
+)
+
+// A Config that leaves RetryMin and RetryMax zero gets the documented
+// defaults (1 s, 1 min): the first retry of a failed refresh is about a
+// second away (±20% jitter), not immediate.
+func TestZeroRetryBoundsGetTheDefaults(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	src, failing := flakySource(clock, time.Hour, errors.New("token endpoint answered 503"))
+	events := testenv.NewEvents()
+	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, OnEvent: events.Add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	mustResolve(t, r)
+	events.Wait(t, resolver.EventRefreshed)
+	failing.Store(true)
+	clock.Set(t0.Add(55*time.Minute + time.Second)) // stale: the background refresh fails
+	ev := events.Wait(t, resolver.EventRefreshFailed)
+	if gap := ev.NextRetry.Sub(clock.Now()); gap < 800*time.Millisecond || gap > 1200*time.Millisecond {
+		t.Fatalf("first retry in %v, want the default RetryMin of 1 s ±20%%", gap)
+	}
+}
+
+// A Config that leaves ErrorTTL zero gets the documented default (2 s): the
+// error of a failed blocking fetch is still served, without calling the
+// source, after the first backoff (at most 1.2 s) has passed.
+func TestZeroErrorTTLGetsTheDefault(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	boom := errors.New("upstream down")
+	src := &fakeSource{name: "s", fetch: func(context.Context, *resolver.Credential, int) (*resolver.Credential, error) {
+		return nil, boom
+	}}
+	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, RetryMin: time.Second, RetryMax: 8 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	if _, err := r.Resolve(context.Background()); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want the source's error", err)
+	}
+	clock.Set(t0.Add(1500 * time.Millisecond))
+	if _, err := r.Resolve(context.Background()); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want the remembered error", err)
+	}
+	if n := src.calls.Load(); n != 1 {
+		t.Fatalf("fetches = %d 1.5 s after a failure, want 1 (the error is remembered for the default 2 s)", n)
+	}
+	clock.Set(t0.Add(2 * time.Second))
+	_, _ = r.Resolve(context.Background())
+	if n := src.calls.Load(); n != 2 {
+		t.Fatalf("fetches = %d once the default error TTL is over, want 2", n)
+	}
+}
