@@ -3,9 +3,11 @@ package resolver_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/credchain/credchain/cache"
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/resolver"
 )
@@ -60,5 +62,40 @@ func TestZeroErrorTTLGetsTheDefault(t *testing.T) {
 	_, _ = r.Resolve(context.Background())
 	if n := src.calls.Load(); n != 2 {
 		t.Fatalf("fetches = %d once the default error TTL is over, want 2", n)
+	}
+}
+
+// A permanent error of a background refresh is reported once: the re-checks
+// of the store that follow (every RetryMax, without calling the source) send
+// no further refresh_failed event.
+func TestPermanentRefreshFailureIsReportedOnce(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	src, failing := flakySource(clock, time.Hour, fmt.Errorf("invalid_client: %w", resolver.ErrPermanent))
+	src.persistent = true
+	events := testenv.NewEvents()
+	r := newResolver(t, clock, events, cache.NewMemory(), src)
+	mustResolve(t, r)
+	events.Wait(t, resolver.EventRefreshed)
+	failing.Store(true)
+	clock.Set(t0.Add(55*time.Minute + time.Second)) // stale: the refresh fails for good
+	ev := events.Wait(t, resolver.EventRefreshFailed)
+	if !errors.Is(ev.Err, resolver.ErrPermanent) {
+		t.Fatalf("refresh_failed carries %v, want the permanent error", ev.Err)
+	}
+	clock.Advance(8 * time.Second)    // RetryMax: the store is re-checked
+	if err := r.Close(); err != nil { // waits for the re-check
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range events.All() {
+		if ev.Kind == resolver.EventRefreshFailed {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d refresh_failed events, want 1: a re-check reported the permanent error again", n)
+	}
+	if got := src.calls.Load(); got != 2 {
+		t.Fatalf("source called %d times, want the initial fetch and the one that failed", got)
 	}
 }
