@@ -99,3 +99,30 @@ func TestPermanentRefreshFailureIsReportedOnce(t *testing.T) {
 		t.Fatalf("source called %d times, want the initial fetch and the one that failed", got)
 	}
 }
+
+// The jitter of the backoff stays within ±20% of the step, over many
+// draws: with RetryMin = RetryMax every retry is 1 s × a fresh jitter, and
+// none may fall outside [0.8 s, 1.2 s]. (A jitter applied the wrong way
+// round, 1 s ÷ (0.8…1.2), reaches past 1.2 s in one draw out of twelve: 300
+// draws miss it with a probability of about 5e-12.)
+func TestBackoffJitterStaysWithinTwentyPercent(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	src, failing := flakySource(clock, 1000*time.Hour, errors.New("503"))
+	events := testenv.NewEvents()
+	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, OnEvent: events.Add, RetryMin: time.Second, RetryMax: time.Second, RefreshWindow: 100 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	mustResolve(t, r)
+	failing.Store(true)
+	clock.Set(t0.Add(950 * time.Hour)) // stale (RefreshWindow 100 h): the refreshes start failing
+	for range 300 {
+		ev := events.Wait(t, resolver.EventRefreshFailed)
+		gap := ev.NextRetry.Sub(clock.Now())
+		if gap < 800*time.Millisecond || gap > 1200*time.Millisecond {
+			t.Fatalf("attempt %d: next retry in %v, want 1 s ±20%%", ev.Attempt, gap)
+		}
+		clock.Advance(gap)
+	}
+}
