@@ -2,6 +2,7 @@ package resolver_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -70,5 +71,53 @@ func TestKeepErrorStoresTheRotatedRefreshToken(t *testing.T) {
 				t.Fatalf("the next refresh started from %v, want refresh token %q", thirdPrev, want)
 			}
 		})
+	}
+}
+
+// The failure a process shares through the store carries the backoff of
+// that failure: it grows with consecutive failures (the second is 2 s ±20%
+// with RetryMin 1 s), so another process waits as long as this one does.
+func TestSharedFailureBackoffGrowsWithConsecutiveFailures(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := cache.NewMemory()
+	src, failing := flakySource(clock, time.Hour, errors.New("token endpoint answered 503"))
+	src.persistent = true
+	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}, Clock: clock, Store: store,
+		RetryMin: time.Second, RetryMax: time.Minute, ErrorTTL: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	mustResolve(t, r)
+	failing.Store(true)
+	shared := func() time.Duration {
+		t.Helper()
+		data, err := store.Get(context.Background(), resolver.StoreKey(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec struct {
+			Failure *struct{ Until, At time.Time }
+		}
+		if err := json.Unmarshal(data, &rec); err != nil || rec.Failure == nil {
+			t.Fatalf("no failure in the stored record (%v): %s", err, data)
+		}
+		return rec.Failure.Until.Sub(rec.Failure.At)
+	}
+	for i, want := range []struct{ lo, hi time.Duration }{
+		{800 * time.Millisecond, 1200 * time.Millisecond},
+		{1600 * time.Millisecond, 2400 * time.Millisecond},
+		{3200 * time.Millisecond, 4800 * time.Millisecond},
+	} {
+		clock.Set(t0.Add(2*time.Hour + time.Duration(i)*time.Minute)) // expired, and past every earlier backoff
+		if _, err := r.Resolve(context.Background()); err == nil {
+			t.Fatal("no error from a failing source")
+		}
+		if got := shared(); got < want.lo || got > want.hi {
+			t.Fatalf("failure %d: shared backoff %v, want within [%v, %v]", i+1, got, want.lo, want.hi)
+		}
+	}
+	if n := src.calls.Load(); n != 4 {
+		t.Fatalf("fetches = %d, want the initial one and three failures", n)
 	}
 }
