@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,5 +122,50 @@ func TestSharedFailureBackoffGrowsWithConsecutiveFailures(t *testing.T) {
 	}
 	if n := src.calls.Load(); n != 4 {
 		t.Fatalf("fetches = %d, want the initial one and three failures", n)
+	}
+}
+
+// A dead login or a permanent error that another process shared through the
+// store is replayed as what it is: a second process's error matches
+// ErrLoginRequired (and not ErrPermanent) for a dead login, ErrPermanent
+// (and not ErrLoginRequired) for a permanent error, never as a source that
+// does not apply, and without a fetch.
+func TestSharedDeadAndPermanentFailuresKeepTheirKind(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		err, notE error
+	}{
+		{"login required", resolver.ErrLoginRequired, resolver.ErrPermanent},
+		{"permanent", resolver.ErrPermanent, resolver.ErrLoginRequired},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := testenv.NewFakeClock(t0)
+			store := cache.NewMemory()
+			mk := func() (*fakeSource, *atomic.Bool) {
+				src, failing := flakySource(clock, time.Hour, fmt.Errorf("token endpoint: %w", tc.err))
+				src.persistent = true
+				return src, failing
+			}
+			src1, failing1 := mk()
+			r1 := newResolver(t, clock, nil, store, src1)
+			mustResolve(t, r1)
+			failing1.Store(true)
+			clock.Set(t0.Add(2 * time.Hour)) // expired: the next Resolve fetches, and fails
+			if _, err := r1.Resolve(context.Background()); !errors.Is(err, tc.err) {
+				t.Fatalf("first process: %v, want %v", err, tc.err)
+			}
+			src2, _ := mk()
+			r2 := newResolver(t, clock, nil, store, src2)
+			_, err := r2.Resolve(context.Background())
+			if errors.Is(err, resolver.ErrNotConfigured) || errors.Is(err, resolver.ErrNoSource) {
+				t.Fatalf("second process: %v; a shared failure taken for a source that does not apply", err)
+			}
+			if !errors.Is(err, tc.err) || errors.Is(err, tc.notE) {
+				t.Fatalf("second process: %v; want it to match %v and not %v", err, tc.err, tc.notE)
+			}
+			if !strings.Contains(err.Error(), "seen by credchain pid") || src2.calls.Load() != 0 {
+				t.Fatalf("second process: %v after %d fetches; want the first one's failure, replayed", err, src2.calls.Load())
+			}
+		})
 	}
 }
