@@ -69,3 +69,20 @@ func TestRecordRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Each verb prints the mask in the form the verb promises: %#v a Go
+// expression, %q a quoted string, every other verb the bare mask.
+func TestSecretFormatsTheMaskPerVerb(t *testing.T) {
+	s := resolver.NewSecret(leak)
+	for _, tc := range []struct{ format, want string }{
+		{"%v", "****1234"},
+		{"%s", "****1234"},
+		{"%#v", `resolver.Secret("****1234")`},
+		{"%q", `"****1234"`},
+		{"%x", "****1234"},
+	} {
+		if got := fmt.Sprintf(tc.format, s); got != tc.want {
+			t.Errorf("Sprintf(%q) = %s, want %s", tc.format, got, tc.want)
+		}
+	}
+}
