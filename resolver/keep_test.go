@@ -169,3 +169,49 @@ func TestSharedDeadAndPermanentFailuresKeepTheirKind(t *testing.T) {
 		})
 	}
 }
+
+// A process whose login died does not take the record it cleared (the same
+// access token, the refresh token removed) for a new login, even when the
+// record carries no failure note (an older credchain cleared it, or the
+// note was dropped): its re-check of the store calls no source.
+func TestClearedRecordWithoutFailureNoteKeepsTheLoginDead(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := cache.NewMemory()
+	src, failing := flakySource(clock, time.Hour, fmt.Errorf("invalid_grant: %w", resolver.ErrLoginRequired))
+	src.persistent = true
+	events := testenv.NewEvents()
+	r := newResolver(t, clock, events, store, src)
+	mustResolve(t, r)
+	failing.Store(true)
+	clock.Set(t0.Add(56 * time.Minute)) // stale: the refresh token is refused
+	events.Wait(t, resolver.EventLoginRequired)
+	calls := src.calls.Load()
+
+	key := resolver.StoreKey(src)
+	data, err := store.Get(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleared, err := resolver.DecodeRecord(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cleared.Refresh.IsZero() {
+		t.Fatal("the dead refresh token was not cleared from the store")
+	}
+	plain, err := resolver.EncodeRecord(cleared, clock.Now()) // the same record, without the failure note
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Set(context.Background(), key, plain); err != nil {
+		t.Fatal(err)
+	}
+
+	clock.Advance(8 * time.Second)    // RetryMax: the store is re-checked
+	if err := r.Close(); err != nil { // waits for the re-check
+		t.Fatal(err)
+	}
+	if got := src.calls.Load(); got != calls {
+		t.Fatalf("source called %d more times after the login died: the cleared record was taken for a new login", got-calls)
+	}
+}
