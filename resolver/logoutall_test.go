@@ -1,0 +1,63 @@
+package resolver_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/credchain/credchain/cache"
+	"github.com/credchain/credchain/internal/testenv"
+	"github.com/credchain/credchain/resolver"
+)
+
+// LogoutAll removes the record of the current identity and those the same
+// source keeps for other identities, and leaves other sources' records.
+func TestLogoutAllRemovesEveryIdentitysRecord(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	store := cache.NewMemory()
+	mk := func(id string) identSource {
+		return identSource{&fakeSource{name: "s", persistent: true, fetch: tokenAt(clock, time.Hour)}, id}
+	}
+	a, b := mk("profile-a"), mk("profile-b")
+	mustResolve(t, newResolver(t, clock, nil, store, b)) // stores b's record
+	other := &fakeSource{name: "other", persistent: true, fetch: tokenAt(clock, time.Hour)}
+	mustResolve(t, newResolver(t, clock, nil, store, other))
+	r := newResolver(t, clock, nil, store, a)
+	mustResolve(t, r) // stores a's record
+	removed, err := r.LogoutAll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{resolver.StoreKey(a), resolver.StoreKey(b)} {
+		if _, err := store.Get(context.Background(), key); !errors.Is(err, cache.ErrNotFound) {
+			t.Errorf("record %s still stored (%v) after LogoutAll; removed %q", key, err, removed)
+		}
+	}
+	if _, err := store.Get(context.Background(), "other"); err != nil {
+		t.Errorf("another source's record was removed: %v", err)
+	}
+	if !slices.Contains(removed, "s") || len(removed) != 2 {
+		t.Errorf("removed = %q, want s and s's other identity", removed)
+	}
+}
+
+// unlistableStore is a store whose listing fails.
+type unlistableStore struct{ *cache.Memory }
+
+func (unlistableStore) Keys(context.Context) ([]string, error) {
+	return nil, errors.New("listing is broken")
+}
+
+// LogoutAll with no persistent source has nothing to remove and does not
+// list the store (so a store that cannot list is no error).
+func TestLogoutAllWithNothingStoredDoesNotListTheStore(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	env := &fakeSource{name: "env", fetch: tokenAt(clock, time.Hour)}
+	r := newResolver(t, clock, nil, unlistableStore{cache.NewMemory()}, env)
+	removed, err := r.LogoutAll(context.Background())
+	if err != nil || len(removed) != 0 {
+		t.Fatalf("LogoutAll = %q, %v; want nothing removed and no error", removed, err)
+	}
+}
