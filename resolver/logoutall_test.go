@@ -61,3 +61,21 @@ func TestLogoutAllWithNothingStoredDoesNotListTheStore(t *testing.T) {
 		t.Fatalf("LogoutAll = %q, %v; want nothing removed and no error", removed, err)
 	}
 }
+
+// Status shows the metadata a credential carries (an OAuth login's account,
+// say) next to the source's own description.
+func TestStatusShowsTheCredentialsMeta(t *testing.T) {
+	clock := testenv.NewFakeClock(t0)
+	tok := tokenAt(clock, time.Hour)
+	src := &fakeSource{name: "s", fetch: func(ctx context.Context, prev *resolver.Credential, n int) (*resolver.Credential, error) {
+		c, err := tok(ctx, prev, n)
+		c.Meta = map[string]string{"account": "dev@example.test"}
+		return c, err
+	}}
+	r := newResolver(t, clock, nil, nil, src)
+	mustResolve(t, r)
+	st := r.Status(context.Background())
+	if got := st.Sources[0].Meta["account"]; got != "dev@example.test" {
+		t.Fatalf("status meta = %v, want the credential's account", st.Sources[0].Meta)
+	}
+}
