@@ -3,7 +3,11 @@ package resolver_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,5 +81,43 @@ func TestStatusShowsTheCredentialsMeta(t *testing.T) {
 	st := r.Status(context.Background())
 	if got := st.Sources[0].Meta["account"]; got != "dev@example.test" {
 		t.Fatalf("status meta = %v, want the credential's account", st.Sources[0].Meta)
+	}
+}
+
+// Watch recognises an AWS credential by the access key ID in the request's
+// SigV4 Authorization header: a 403 to a request signed with the current
+// key invalidates it, one signed with another key does not.
+func TestWatchInvalidatesTheAWSKeyTheRequestWasSignedWith(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Authorization"), "Credential=AKIDNUMBER2/") {
+			w.WriteHeader(http.StatusForbidden)
+		}
+	}))
+	defer srv.Close()
+	src := &fakeSource{name: "aws", fetch: func(_ context.Context, _ *resolver.Credential, n int) (*resolver.Credential, error) {
+		return &resolver.Credential{Kind: resolver.KindAWS, AWS: &resolver.AWSKeys{
+			AccessKeyID: fmt.Sprintf("AKIDNUMBER%d", n), SecretAccessKey: resolver.NewSecret(fmt.Sprintf("aws-secret-key-number-%d-xxxx", n))}}, nil
+	}}
+	r := newResolverCfg(t, resolver.Config{Sources: []resolver.Source{src}})
+	client := &http.Client{Transport: r.Watch(nil)}
+	send := func(keyID string) int {
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+keyID+"/20261127/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=00")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	cur := mustResolve(t, r)
+	if st := send("AKIDNUMBER10") // the current key ID is a prefix of it; st != 403 || src.calls.Load() != 1 {
+		t.Fatalf("a refusal of another key invalidated the current one (status %d, fetches %d)", st, src.calls.Load())
+	}
+	if st := send(cur.AWS.AccessKeyID); st != 403 {
+		t.Fatalf("status %d", st)
+	}
+	if next := mustResolve(t, r); next.AWS.AccessKeyID != "AKIDNUMBER2" || src.calls.Load() != 2 {
+		t.Fatalf("after the refusal Resolve = %v (fetches %d), want the second key", next, src.calls.Load())
 	}
 }
