@@ -111,7 +111,8 @@ func TestWatchInvalidatesTheAWSKeyTheRequestWasSignedWith(t *testing.T) {
 		return resp.StatusCode
 	}
 	cur := mustResolve(t, r)
-	if st := send("AKIDNUMBER10") // the current key ID is a prefix of it; st != 403 || src.calls.Load() != 1 {
+	// Another key, of which the current key's ID is a prefix.
+	if st := send("AKIDNUMBER10"); st != 403 || src.calls.Load() != 1 {
 		t.Fatalf("a refusal of another key invalidated the current one (status %d, fetches %d)", st, src.calls.Load())
 	}
 	if st := send(cur.AWS.AccessKeyID); st != 403 {
