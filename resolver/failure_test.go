@@ -260,7 +260,9 @@ type legacySource struct {
 func (s legacySource) Matches(c *resolver.Credential) bool { return c.Meta["client_id"] == s.client }
 
 // A login stored under the bare source name by an older credchain is
-// adopted when it belongs to the current identity, and only then.
+// adopted when it belongs to the current identity, and only then; the
+// migrated record is installed as the stored record is, when it is read (no
+// second trip through the lock and the store: no adopted event).
 func TestLegacyRecordMigrates(t *testing.T) {
 	for _, tc := range []struct {
 		client string
@@ -275,10 +277,16 @@ func TestLegacyRecordMigrates(t *testing.T) {
 		src := legacySource{identSource{&fakeSource{name: "oauth", persistent: true, fetch: func(context.Context, *resolver.Credential, int) (*resolver.Credential, error) {
 			return nil, resolver.NotConfigured("not logged in")
 		}}, "client=" + tc.client}, tc.client}
-		r := newResolver(t, clock, nil, store, src)
+		events := testenv.NewEvents()
+		r := newResolver(t, clock, events, store, src)
 		c, err := r.Resolve(context.Background())
 		if got := err == nil && c.Token.Reveal() == "legacy-access-token-xxxx"; got != tc.want {
 			t.Fatalf("client %s: adopted = %v (%v, %v), want %v", tc.client, got, c, err, tc.want)
+		}
+		for _, ev := range events.All() {
+			if tc.want && (ev.Kind == resolver.EventAdopted || ev.Kind == resolver.EventRefreshed) {
+				t.Fatalf("client %s: the migrated record was not installed when it was read: %s event", tc.client, ev.Kind)
+			}
 		}
 		if _, err := store.Get(context.Background(), resolver.StoreKey(src)); (err == nil) != tc.want {
 			t.Fatalf("client %s: record under the identity key: %v", tc.client, err)

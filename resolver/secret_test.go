@@ -69,3 +69,52 @@ func TestRecordRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Each verb prints the mask in the form the verb promises: %#v a Go
+// expression, %q a quoted string, every other verb the bare mask.
+func TestSecretFormatsTheMaskPerVerb(t *testing.T) {
+	s := resolver.NewSecret(leak)
+	for _, tc := range []struct{ format, want string }{
+		{"%v", "****1234"},
+		{"%s", "****1234"},
+		{"%#v", `resolver.Secret("****1234")`},
+		{"%q", `"****1234"`},
+		{"%x", "****1234"},
+	} {
+		if got := fmt.Sprintf(tc.format, s); got != tc.want {
+			t.Errorf("Sprintf(%q) = %s, want %s", tc.format, got, tc.want)
+		}
+	}
+}
+
+// An AWS credential is shown by its access key ID and the mask of its
+// secret access key (it has no token); a bearer credential by the mask of
+// its token.
+func TestCredentialShowsTheRightParts(t *testing.T) {
+	aws := &resolver.Credential{Kind: resolver.KindAWS, Source: "bedrock",
+		AWS: &resolver.AWSKeys{AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: resolver.NewSecret("aws-secret-access-key-WXYZ")}}
+	bearer := &resolver.Credential{Kind: resolver.KindBearer, Source: "oauth", Token: resolver.NewSecret("bearer-token-long-enough-ABCD")}
+	if got := aws.Masked(); got != "****WXYZ" {
+		t.Errorf("AWS Masked() = %q, want the secret access key's mask", got)
+	}
+	if got := bearer.Masked(); got != "****ABCD" {
+		t.Errorf("bearer Masked() = %q, want the token's mask", got)
+	}
+	if s := aws.String(); !strings.Contains(s, "access_key_id=AKIAEXAMPLE") {
+		t.Errorf("AWS String() = %q, want the access key ID", s)
+	}
+	if s := bearer.String(); strings.Contains(s, "access_key_id") {
+		t.Errorf("bearer String() = %q names an access key", s)
+	}
+	js, err := json.Marshal(aws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		AccessKey string `json:"access_key_id"`
+		Secret    string `json:"secret"`
+	}
+	if err := json.Unmarshal(js, &v); err != nil || v.AccessKey != "AKIAEXAMPLE" || v.Secret != "****WXYZ" {
+		t.Errorf("AWS JSON = %s (%v), want the access key ID and the secret's mask", js, err)
+	}
+}
