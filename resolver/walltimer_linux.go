@@ -17,14 +17,19 @@ import (
 type wallTimer struct {
 	file    *os.File
 	stopped atomic.Bool
+	// now reads the wall clock when a step wakes the timer; tests answer
+	// it to tell where the step landed without moving the machine's clock.
+	now func() time.Time
 }
 
-func wallTimerAt(t time.Time, f func()) Timer {
+func wallTimerAt(t time.Time, f func()) Timer { return newWallTimer(t, f, time.Now) }
+
+func newWallTimer(t time.Time, f func(), now func() time.Time) Timer {
 	fd, err := unix.TimerfdCreate(unix.CLOCK_REALTIME, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
 	if err != nil {
 		return pollingTimerAt(t, f)
 	}
-	w := &wallTimer{file: os.NewFile(uintptr(fd), "credchain-wall-timer")}
+	w := &wallTimer{file: os.NewFile(uintptr(fd), "credchain-wall-timer"), now: now}
 	if err := w.arm(t); err != nil {
 		_ = w.file.Close()
 		return pollingTimerAt(t, f)
@@ -61,17 +66,39 @@ func (w *wallTimer) wait(t time.Time, f func()) {
 			f()
 			return
 		case errors.Is(err, unix.ECANCELED):
-			// The wall clock was stepped: fire if the deadline has passed,
-			// else re-arm for the same absolute time.
-			if !time.Now().Before(t) {
+			due, err := w.recheck(t)
+			switch {
+			case due:
 				f()
 				return
-			}
-			if w.arm(t) != nil {
+			case err != nil:
+				// The timerfd cannot be re-armed: keep the deadline with
+				// the portable timer rather than never firing.
+				pollingTimerAt(t, func() {
+					if !w.stopped.Load() {
+						f()
+					}
+				})
 				return
 			}
 		default:
 			return
+		}
+	}
+}
+
+// recheck handles a step of the wall clock: it reports whether the deadline
+// has passed, and otherwise re-arms the timer for the same absolute time.
+// A further step between the check and the re-arm makes timerfd_settime
+// fail with ECANCELED (the timer is armed, and that step is consumed), so
+// the deadline is checked again rather than the timer given up.
+func (w *wallTimer) recheck(t time.Time) (due bool, err error) {
+	for {
+		if !w.now().Before(t) {
+			return true, nil
+		}
+		if err := w.arm(t); !errors.Is(err, unix.ECANCELED) {
+			return false, err
 		}
 	}
 }
