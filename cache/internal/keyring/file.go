@@ -44,7 +44,9 @@ func (k *fileKeyring) resolveDir() (string, error) {
 	stat, err := os.Stat(dir)
 	if os.IsNotExist(err) {
 		err = os.MkdirAll(dir, 0700)
-	} else if err != nil && stat != nil && !stat.IsDir() {
+	} else if err == nil && !stat.IsDir() {
+		// credchain patch: upstream tested err != nil here, but os.Stat
+		// returns no FileInfo with an error, so this was never reported.
 		err = fmt.Errorf("%s is a file, not a directory", dir)
 	}
 
