@@ -146,16 +146,12 @@ func (b *fileBackend) set(key string, value []byte) error {
 	if err := b.writeJournal(key, value); err != nil {
 		return err
 	}
-	staging, err := os.MkdirTemp(b.dir, ".staging-")
+	staging, unlock, err := b.files.stagingDir(b.dir)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(staging)
-	// Held while the staging directory is in use: the next open removes a
-	// staging directory only when no writer holds it.
-	if unlock := lockLeftover(staging); unlock != nil {
-		defer unlock()
-	}
+	defer unlock()
 	kr, err := b.keyring(staging)
 	if err != nil {
 		return err
@@ -246,6 +242,7 @@ func prepareDir(base, dir string) error {
 // order and to fail one call.
 type fileSystem interface {
 	createTemp(dir, pattern string) (*os.File, error)
+	mkdirTemp(dir, pattern string) (string, error)
 	open(name string, flag int) (*os.File, error)
 	write(f *os.File, data []byte) error
 	rename(oldpath, newpath string) error
@@ -257,6 +254,7 @@ type fileSystem interface {
 type osFS struct{}
 
 func (osFS) createTemp(dir, pattern string) (*os.File, error) { return os.CreateTemp(dir, pattern) }
+func (osFS) mkdirTemp(dir, pattern string) (string, error)    { return os.MkdirTemp(dir, pattern) }
 func (osFS) open(name string, flag int) (*os.File, error)     { return os.OpenFile(name, flag, 0) }
 func (osFS) rename(oldpath, newpath string) error             { return os.Rename(oldpath, newpath) }
 func (osFS) remove(name string) error                         { return os.Remove(name) }
@@ -278,7 +276,7 @@ type files struct{ fs fileSystem }
 // rotated refresh token must survive a kill); ext4, xfs and btrfs flush a
 // file renamed over another before the rename is committed.
 func (x files) writeAtomic(dir, name string, data []byte) (err error) {
-	f, err := x.fs.createTemp(dir, ".tmp-"+name+"-")
+	f, err := x.createLocked(dir, ".tmp-"+name+"-")
 	if err != nil {
 		return err
 	}
@@ -290,7 +288,6 @@ func (x files) writeAtomic(dir, name string, data []byte) (err error) {
 			_ = os.Remove(tmp)
 		}
 	}()
-	lockFile(f)
 	if err = x.fs.write(f, data); err != nil {
 		return err
 	}
@@ -302,6 +299,58 @@ func (x files) writeAtomic(dir, name string, data []byte) (err error) {
 		return err
 	}
 	return x.syncDir(dir)
+}
+
+// A store opened at the same moment as a write removes the temporary files
+// and staging directories no live writer holds (prepareDir). Between its
+// creation and its lock a writer's own file looks like that, so after
+// locking the writer checks that its file is still there and, if it was
+// removed, starts again with a new one.
+const createAttempts = 8
+
+// createLocked creates a temporary file in dir and locks it.
+func (x files) createLocked(dir, pattern string) (*os.File, error) {
+	for range createAttempts {
+		f, err := x.fs.createTemp(dir, pattern)
+		if err != nil {
+			return nil, err
+		}
+		lockFile(f)
+		if sameFile(f, f.Name()) {
+			return f, nil
+		}
+		_ = f.Close()
+	}
+	return nil, fmt.Errorf("the temporary files of %s keep being removed by another process", dir)
+}
+
+// stagingDir creates a staging directory in dir and locks it; unlock
+// releases the lock.
+func (x files) stagingDir(dir string) (path string, unlock func(), err error) {
+	for range createAttempts {
+		path, err := x.fs.mkdirTemp(dir, ".staging-")
+		if err != nil {
+			return "", nil, err
+		}
+		if unlock := lockLeftover(path); unlock != nil {
+			if _, err := os.Lstat(path); err == nil {
+				return path, unlock, nil
+			}
+			unlock()
+		}
+		// Taken or removed by a store being opened: leave it to that one.
+	}
+	return "", nil, fmt.Errorf("the staging directories of %s keep being removed by another process", dir)
+}
+
+// sameFile reports whether path still names the open file f.
+func sameFile(f *os.File, path string) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	pi, err := os.Lstat(path)
+	return err == nil && os.SameFile(fi, pi)
 }
 
 func (x files) syncFile(path string) error {

@@ -23,6 +23,9 @@ import (
 type recordingFS struct {
 	root   string
 	failAt int
+	// after, when set, runs after each successful create, mkdir or open
+	// with that call's number (counting from 1) and its path.
+	after func(n int, path string)
 
 	mu    sync.Mutex
 	calls []string
@@ -65,14 +68,33 @@ func (r *recordingFS) createTemp(dir, pattern string) (*os.File, error) {
 	if err := r.call("create", filepath.Join(dir, pattern+"0")); err != nil {
 		return nil, err
 	}
-	return osFS{}.createTemp(dir, pattern)
+	f, err := osFS{}.createTemp(dir, pattern)
+	if err == nil && r.after != nil {
+		r.after(len(r.log()), f.Name())
+	}
+	return f, err
+}
+
+func (r *recordingFS) mkdirTemp(dir, pattern string) (string, error) {
+	if err := r.call("mkdir", filepath.Join(dir, pattern+"0")); err != nil {
+		return "", err
+	}
+	p, err := osFS{}.mkdirTemp(dir, pattern)
+	if err == nil && r.after != nil {
+		r.after(len(r.log()), p)
+	}
+	return p, err
 }
 
 func (r *recordingFS) open(name string, flag int) (*os.File, error) {
 	if err := r.call("open", name); err != nil {
 		return nil, err
 	}
-	return osFS{}.open(name, flag)
+	f, err := osFS{}.open(name, flag)
+	if err == nil && r.after != nil {
+		r.after(len(r.log()), name)
+	}
+	return f, err
 }
 
 func (r *recordingFS) write(f *os.File, data []byte) error {
@@ -162,6 +184,7 @@ func TestFileStoreWritesAreDurableInOrder(t *testing.T) {
 		{
 			backend: "file",
 			set: append(slices.Clone(journal),
+				"mkdir file/.staging-*",
 				"open file/.staging-*/k",
 				"sync file/.staging-*/k",
 				"rename file/.staging-*/k file/k",
@@ -323,4 +346,104 @@ func TestFileStoreReadStartsTheJournalKey(t *testing.T) {
 	if be.jk.err != nil || be.jk.aead == nil {
 		t.Fatalf("journal key: %v", be.jk.err)
 	}
+}
+
+// A store opened by another process removes the temporary files and
+// staging directories no live writer holds. One that a writer has created
+// but not yet locked looks like that; whichever of them the opener
+// removes, the write still succeeds (with a new one) and the record is the
+// new one. Before this was handled, the write failed, and a refresh token
+// the provider had just rotated was lost with it.
+func TestFileStoreWriteSurvivesAStoreOpenedBeforeItLocks(t *testing.T) {
+	ctx := context.Background()
+	for _, backend := range []string{"plaintext", "file"} {
+		probe := &recordingFS{root: t.TempDir()}
+		s := openFileStore(t, backend, probe.root, probe)
+		if err := s.Set(ctx, "k", []byte("old")); err != nil {
+			t.Fatal(err)
+		}
+		n0 := len(probe.log())
+		if err := s.Set(ctx, "k", []byte("new")); err != nil {
+			t.Fatal(err)
+		}
+		for i, call := range probe.log()[n0:] {
+			if !strings.HasPrefix(call, "create ") && !strings.HasPrefix(call, "mkdir ") {
+				continue
+			}
+			t.Run(backend+"/"+call, func(t *testing.T) {
+				dir := t.TempDir()
+				rec := &recordingFS{root: dir}
+				s := openFileStore(t, backend, dir, rec)
+				if err := s.Set(ctx, "k", []byte("old")); err != nil {
+					t.Fatal(err)
+				}
+				target := len(rec.log()) + i + 1
+				removed := false
+				rec.after = func(n int, path string) {
+					if n != target {
+						return
+					}
+					// What another process's Open does at this instant.
+					if err := prepareDir(dir, filepath.Join(dir, backend)); err != nil {
+						t.Error(err)
+					}
+					_, err := os.Lstat(path)
+					removed = errors.Is(err, os.ErrNotExist)
+				}
+				if err := s.Set(ctx, "k", []byte("new")); err != nil {
+					t.Fatalf("Set while another process opened the store: %v", err)
+				}
+				if !removed {
+					t.Fatalf("the opener did not remove the unlocked %s; the test no longer tests the race", call)
+				}
+				if got, err := s.Get(ctx, "k"); err != nil || string(got) != "new" {
+					t.Fatalf("Get = %q, %v; want the new record", got, err)
+				}
+				AssertNoTemporaries(t, filepath.Join(dir, backend))
+			})
+		}
+	}
+}
+
+// The other order of the same race: the opener locks a staging directory
+// the writer has just created (to remove it) before the writer could lock
+// it, and removes it while the writer would be using it. The writer must
+// not use a staging directory it could not lock.
+func TestFileStoreWriteDoesNotUseAStagingDirItCouldNotLock(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	rec := &recordingFS{root: dir}
+	s := openFileStore(t, "file", dir, rec)
+	if err := s.Set(ctx, "k", []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	var taken string
+	var release func()
+	rec.after = func(_ int, path string) {
+		switch {
+		case taken == "" && strings.Contains(path, ".staging-") && filepath.Base(filepath.Dir(path)) == "file":
+			// The opener's lockLeftover, in the writer's window.
+			taken, release = path, lockLeftover(path)
+			if release == nil {
+				t.Error("could not lock the new staging directory")
+			}
+		case taken != "" && release != nil && strings.HasPrefix(path, taken+string(filepath.Separator)):
+			// The opener's RemoveAll and unlock, while the writer uses it.
+			_ = os.RemoveAll(taken)
+			release()
+			release = nil
+		}
+	}
+	if err := s.Set(ctx, "k", []byte("new")); err != nil {
+		t.Fatalf("Set while another process was removing its staging directory: %v", err)
+	}
+	if release != nil {
+		// The opener finishes with the directory the writer left to it.
+		_ = os.RemoveAll(taken)
+		release()
+	}
+	if got, err := s.Get(ctx, "k"); err != nil || string(got) != "new" {
+		t.Fatalf("Get = %q, %v; want the new record", got, err)
+	}
+	AssertNoTemporaries(t, filepath.Join(dir, "file"))
 }
