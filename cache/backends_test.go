@@ -141,7 +141,7 @@ func TestFileBackend(t *testing.T) {
 	if it, err := kr.Get("oauth"); err != nil || string(it.Data) != "encrypted record" {
 		t.Fatalf("keyring file backend reads %q, %v", it.Data, err)
 	}
-	assertNoTemporaries(t, filepath.Dir(path))
+	cache.AssertNoTemporaries(t, filepath.Dir(path))
 
 	t.Setenv(cache.FilePasswordEnv, "wrong password")
 	wrong := openT(t, cache.Options{Backend: "file", Dir: dir})
@@ -189,18 +189,5 @@ func assertMode(t *testing.T, path string, want os.FileMode) {
 	}
 	if got := fi.Mode().Perm(); got != want {
 		t.Fatalf("%s has mode %#o; want %#o", path, got, want)
-	}
-}
-
-func assertNoTemporaries(t *testing.T, dir string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") {
-			t.Fatalf("%s left behind in %s", e.Name(), dir)
-		}
 	}
 }

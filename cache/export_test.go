@@ -3,6 +3,9 @@ package cache
 import (
 	"context"
 	"errors"
+	"os"
+	"strings"
+	"testing"
 
 	"github.com/credchain/credchain/cache/internal/keyring"
 )
@@ -49,4 +52,19 @@ func OpenHanging(ctx context.Context, opts Options, release chan struct{}) (Stor
 		return &hangingKeyring{release: release}, nil
 	}
 	return open(ctx, o, defaultCandidates())
+}
+
+// AssertNoTemporaries fails if dir holds a dot file: a temporary file or a
+// staging directory a writer left behind may hold a cleartext record.
+func AssertNoTemporaries(t testing.TB, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Fatalf("%s left behind in %s", e.Name(), dir)
+		}
+	}
 }

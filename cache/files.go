@@ -26,7 +26,10 @@ const plainVersion = 1
 
 // plaintextBackend keeps one JSON file per key, 0600 in a 0700 directory,
 // replaced atomically.
-type plaintextBackend struct{ dir string }
+type plaintextBackend struct {
+	dir   string
+	files files
+}
 
 func (b *plaintextBackend) path(key string) string { return filepath.Join(b.dir, key+".json") }
 
@@ -55,17 +58,17 @@ func (b *plaintextBackend) set(key string, value []byte) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(b.dir, key+".json", raw)
+	return b.files.writeAtomic(b.dir, key+".json", raw)
 }
 
-func (b *plaintextBackend) del(key string) error { return removeSync(b.dir, b.path(key)) }
+func (b *plaintextBackend) del(key string) error { return b.files.removeSync(b.dir, b.path(key)) }
 
 func openPlaintext(ctx context.Context, o *options, name string) (*store, error) {
 	dir := filepath.Join(o.Dir, "plaintext")
 	if _, err := timeBox(ctx, o.Timeout, nil, func() ([]byte, error) { return nil, prepareDir(o.Dir, dir) }); err != nil {
 		return nil, fmt.Errorf("plaintext: store directory %s: %w", dir, err)
 	}
-	s := newStore(o, name, &plaintextBackend{dir: dir}, false)
+	s := newStore(o, name, &plaintextBackend{dir: dir, files: files{o.fs}}, false)
 	s.info["path"] = dir
 	s.info["encrypted"] = "no"
 	return s, nil
@@ -77,9 +80,10 @@ func openPlaintext(ctx context.Context, o *options, name string) (*store, error)
 // into a private staging directory next to the records and the finished file
 // is renamed over the old one.
 type fileBackend struct {
-	dir string
-	o   *options
-	jk  journalKey
+	dir   string
+	o     *options
+	jk    journalKey
+	files files
 }
 
 func (b *fileBackend) keyring(dir string) (keyring.Keyring, error) {
@@ -142,16 +146,12 @@ func (b *fileBackend) set(key string, value []byte) error {
 	if err := b.writeJournal(key, value); err != nil {
 		return err
 	}
-	staging, err := os.MkdirTemp(b.dir, ".staging-")
+	staging, unlock, err := b.files.stagingDir(b.dir)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(staging)
-	// Held while the staging directory is in use: the next open removes a
-	// staging directory only when no writer holds it.
-	if unlock := lockLeftover(staging); unlock != nil {
-		defer unlock()
-	}
+	defer unlock()
 	kr, err := b.keyring(staging)
 	if err != nil {
 		return err
@@ -160,23 +160,23 @@ func (b *fileBackend) set(key string, value []byte) error {
 		return err
 	}
 	tmp := filepath.Join(staging, key)
-	if err := syncFile(tmp); err != nil {
+	if err := b.files.syncFile(tmp); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(b.dir, key)); err != nil {
+	if err := b.files.fs.rename(tmp, filepath.Join(b.dir, key)); err != nil {
 		return err
 	}
-	if err := syncDir(b.dir); err != nil {
+	if err := b.files.syncDir(b.dir); err != nil {
 		return err
 	}
-	return removeSync(b.dir, b.journalPath(key))
+	return b.files.removeSync(b.dir, b.journalPath(key))
 }
 
 func (b *fileBackend) del(key string) error {
-	if err := removeSync(b.dir, b.journalPath(key)); err != nil {
+	if err := b.files.removeSync(b.dir, b.journalPath(key)); err != nil {
 		return err
 	}
-	return removeSync(b.dir, filepath.Join(b.dir, key))
+	return b.files.removeSync(b.dir, filepath.Join(b.dir, key))
 }
 
 func openFile(ctx context.Context, o *options, name string) (*store, error) {
@@ -184,7 +184,7 @@ func openFile(ctx context.Context, o *options, name string) (*store, error) {
 	if _, err := timeBox(ctx, o.Timeout, nil, func() ([]byte, error) { return nil, prepareDir(o.Dir, dir) }); err != nil {
 		return nil, fmt.Errorf("file: store directory %s: %w", dir, err)
 	}
-	s := newStore(o, name, &fileBackend{dir: dir, o: o}, false)
+	s := newStore(o, name, &fileBackend{dir: dir, o: o, files: files{o.fs}}, false)
 	s.info["path"] = dir
 	s.info["encrypted"] = "yes (password from " + FilePasswordEnv + " or a prompt)"
 	return s, nil
@@ -237,7 +237,37 @@ func prepareDir(base, dir string) error {
 	return nil
 }
 
-// writeFileAtomic replaces dir/name with data so that a reader or a crash
+// fileSystem is the file-system calls whose order and errors decide
+// whether a write is durable. osFS makes them; tests wrap it to record the
+// order and to fail one call.
+type fileSystem interface {
+	createTemp(dir, pattern string) (*os.File, error)
+	mkdirTemp(dir, pattern string) (string, error)
+	open(name string, flag int) (*os.File, error)
+	write(f *os.File, data []byte) error
+	rename(oldpath, newpath string) error
+	remove(name string) error
+	// sync is fsync of an open file or directory.
+	sync(f *os.File) error
+}
+
+type osFS struct{}
+
+func (osFS) createTemp(dir, pattern string) (*os.File, error) { return os.CreateTemp(dir, pattern) }
+func (osFS) mkdirTemp(dir, pattern string) (string, error)    { return os.MkdirTemp(dir, pattern) }
+func (osFS) open(name string, flag int) (*os.File, error)     { return os.OpenFile(name, flag, 0) }
+func (osFS) rename(oldpath, newpath string) error             { return os.Rename(oldpath, newpath) }
+func (osFS) remove(name string) error                         { return os.Remove(name) }
+func (osFS) sync(f *os.File) error                            { return f.Sync() }
+func (osFS) write(f *os.File, data []byte) error {
+	_, err := f.Write(data)
+	return err
+}
+
+// files makes the store's writes durable over fs.
+type files struct{ fs fileSystem }
+
+// writeAtomic replaces dir/name with data so that a reader or a crash
 // sees the old or the new content, never a mix: a 0600 temporary file in
 // the same directory (locked while written, so the next open removes it
 // only if this writer is gone), renamed into place, then fsync of the file
@@ -245,8 +275,8 @@ func prepareDir(base, dir string) error {
 // process has already published the record when the slow part starts (a
 // rotated refresh token must survive a kill); ext4, xfs and btrfs flush a
 // file renamed over another before the rename is committed.
-func writeFileAtomic(dir, name string, data []byte) (err error) {
-	f, err := os.CreateTemp(dir, ".tmp-"+name+"-")
+func (x files) writeAtomic(dir, name string, data []byte) (err error) {
+	f, err := x.createLocked(dir, ".tmp-"+name+"-")
 	if err != nil {
 		return err
 	}
@@ -258,26 +288,77 @@ func writeFileAtomic(dir, name string, data []byte) (err error) {
 			_ = os.Remove(tmp)
 		}
 	}()
-	lockFile(f)
-	if _, err = f.Write(data); err != nil {
+	if err = x.fs.write(f, data); err != nil {
 		return err
 	}
-	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+	if err = x.fs.rename(tmp, filepath.Join(dir, name)); err != nil {
 		return err
 	}
 	renamed = true
-	if err = f.Sync(); err != nil {
+	if err = x.fs.sync(f); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return x.syncDir(dir)
 }
 
-func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+// A store opened at the same moment as a write removes the temporary files
+// and staging directories no live writer holds (prepareDir). Between its
+// creation and its lock a writer's own file looks like that, so after
+// locking the writer checks that its file is still there and, if it was
+// removed, starts again with a new one.
+const createAttempts = 8
+
+// createLocked creates a temporary file in dir and locks it.
+func (x files) createLocked(dir, pattern string) (*os.File, error) {
+	for range createAttempts {
+		f, err := x.fs.createTemp(dir, pattern)
+		if err != nil {
+			return nil, err
+		}
+		lockFile(f)
+		if sameFile(f, f.Name()) {
+			return f, nil
+		}
+		_ = f.Close()
+	}
+	return nil, fmt.Errorf("the temporary files of %s keep being removed by another process", dir)
+}
+
+// stagingDir creates a staging directory in dir and locks it; unlock
+// releases the lock.
+func (x files) stagingDir(dir string) (path string, unlock func(), err error) {
+	for range createAttempts {
+		path, err := x.fs.mkdirTemp(dir, ".staging-")
+		if err != nil {
+			return "", nil, err
+		}
+		if unlock := lockLeftover(path); unlock != nil {
+			if _, err := os.Lstat(path); err == nil {
+				return path, unlock, nil
+			}
+			unlock()
+		}
+		// Taken or removed by a store being opened: leave it to that one.
+	}
+	return "", nil, fmt.Errorf("the staging directories of %s keep being removed by another process", dir)
+}
+
+// sameFile reports whether path still names the open file f.
+func sameFile(f *os.File, path string) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	pi, err := os.Lstat(path)
+	return err == nil && os.SameFile(fi, pi)
+}
+
+func (x files) syncFile(path string) error {
+	f, err := x.fs.open(path, os.O_RDWR)
 	if err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
+	if err := x.fs.sync(f); err != nil {
 		_ = f.Close()
 		return err
 	}
@@ -285,27 +366,27 @@ func syncFile(path string) error {
 }
 
 // syncDir makes a rename or remove in dir durable.
-func syncDir(dir string) error {
+func (x files) syncDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil // directories cannot be opened for fsync there; rename is durable
 	}
-	d, err := os.Open(dir)
+	d, err := x.fs.open(dir, os.O_RDONLY)
 	if err != nil {
 		return err
 	}
-	if err := d.Sync(); err != nil {
+	if err := x.fs.sync(d); err != nil {
 		_ = d.Close()
 		return err
 	}
 	return d.Close()
 }
 
-func removeSync(dir, path string) error {
-	if err := os.Remove(path); err != nil {
+func (x files) removeSync(dir, path string) error {
+	if err := x.fs.remove(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
 		return err
 	}
-	return syncDir(dir)
+	return x.syncDir(dir)
 }

@@ -101,7 +101,7 @@ func (b *fileBackend) writeJournal(key string, value []byte) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(b.dir, journalPrefix+key, raw)
+	return b.files.writeAtomic(b.dir, journalPrefix+key, raw)
 }
 
 // readJournal returns the journaled value of key, or an error matching

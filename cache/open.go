@@ -101,10 +101,13 @@ type options struct {
 	password func() (string, error) // cached FilePassword
 	// openKeyring is keyring.Open; tests put a keyring that hangs here.
 	openKeyring func(keyring.Config) (keyring.Keyring, error)
+	// fs is the file system of the file backends; tests record and fail
+	// its calls.
+	fs fileSystem
 }
 
 func resolveOptions(o Options) (*options, error) {
-	r := &options{Options: o, openKeyring: keyring.Open}
+	r := &options{Options: o, openKeyring: keyring.Open, fs: osFS{}}
 	r.Backend = strings.TrimSpace(r.Backend)
 	if r.Backend == "" {
 		r.Backend = "auto"

@@ -28,7 +28,7 @@ func TestPlaintextModes(t *testing.T) {
 	assertMode(t, dir, 0o700)
 	assertMode(t, filepath.Join(dir, "plaintext"), 0o700)
 	assertMode(t, filepath.Join(dir, "plaintext", "oauth.json"), 0o600)
-	assertNoTemporaries(t, filepath.Join(dir, "plaintext"))
+	cache.AssertNoTemporaries(t, filepath.Join(dir, "plaintext"))
 
 	// A records directory someone opened up is tightened again, and what a
 	// crashed writer left there is removed (a live writer's temporary file
@@ -148,6 +148,6 @@ func TestPlaintextAtomicReplace(t *testing.T) {
 	if found == 0 {
 		t.Fatalf("the reader never saw a record in %d reads", reads)
 	}
-	assertNoTemporaries(t, filepath.Join(dir, "plaintext"))
+	cache.AssertNoTemporaries(t, filepath.Join(dir, "plaintext"))
 	t.Logf("%d reads, %d whole records, while 2 processes wrote %d records each", reads, found, n)
 }
