@@ -224,6 +224,37 @@ func TestFileStoreWritesAreDurableInOrder(t *testing.T) {
 	}
 }
 
+// storeWithOld opens backend in a new directory over a recording file
+// system and stores "old" as the record of "k".
+func storeWithOld(t *testing.T, backend string) (s *store, rec *recordingFS, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	rec = &recordingFS{root: dir}
+	s = openFileStore(t, backend, dir, rec)
+	if err := s.Set(context.Background(), "k", []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	return s, rec, dir
+}
+
+// replaceCalls returns the file-system calls that replacing the record
+// "k" with "new", and then deleting it, makes with backend.
+func replaceCalls(t *testing.T, backend string) (set, del []string) {
+	t.Helper()
+	ctx := context.Background()
+	s, rec, _ := storeWithOld(t, backend)
+	n0 := len(rec.log())
+	if err := s.Set(ctx, "k", []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	n1 := len(rec.log())
+	if err := s.Delete(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	calls := rec.log()
+	return calls[n0:n1], calls[n1:]
+}
+
 // assertOnlyRecords fails unless dir holds exactly the records of keys:
 // no journal, temporary file or staging directory is left behind.
 func assertOnlyRecords(t *testing.T, dir string, keys ...string) {
@@ -249,32 +280,12 @@ func assertOnlyRecords(t *testing.T, dir string, keys ...string) {
 func TestFileStoreDiskFailureIsReportedAndLosesNothing(t *testing.T) {
 	ctx := context.Background()
 	for _, backend := range []string{"plaintext", "file"} {
-		// Count the calls of one Set and one Delete.
-		probe := &recordingFS{root: t.TempDir()}
-		s := openFileStore(t, backend, probe.root, probe)
-		if err := s.Set(ctx, "k", []byte("old")); err != nil {
-			t.Fatal(err)
-		}
-		n0 := len(probe.log())
-		if err := s.Set(ctx, "k", []byte("new")); err != nil {
-			t.Fatal(err)
-		}
-		setCalls := probe.log()[n0:]
-		n1 := len(probe.log())
-		if err := s.Delete(ctx, "k"); err != nil {
-			t.Fatal(err)
-		}
-		delCalls := probe.log()[n1:]
+		setCalls, delCalls := replaceCalls(t, backend)
 		published := slices.IndexFunc(setCalls, func(c string) bool { return strings.HasPrefix(c, "rename ") })
 
 		for i, call := range setCalls {
 			t.Run(fmt.Sprintf("%s/set/%s", backend, call), func(t *testing.T) {
-				dir := t.TempDir()
-				rec := &recordingFS{root: dir}
-				s := openFileStore(t, backend, dir, rec)
-				if err := s.Set(ctx, "k", []byte("old")); err != nil {
-					t.Fatal(err)
-				}
+				s, rec, dir := storeWithOld(t, backend)
 				rec.failAt = len(rec.log()) + i + 1
 				err := s.Set(ctx, "k", []byte("new"))
 				if !errors.Is(err, errInjected) {
@@ -293,12 +304,7 @@ func TestFileStoreDiskFailureIsReportedAndLosesNothing(t *testing.T) {
 		}
 		for i, call := range delCalls {
 			t.Run(fmt.Sprintf("%s/delete/%s", backend, call), func(t *testing.T) {
-				dir := t.TempDir()
-				rec := &recordingFS{root: dir}
-				s := openFileStore(t, backend, dir, rec)
-				if err := s.Set(ctx, "k", []byte("old")); err != nil {
-					t.Fatal(err)
-				}
+				s, rec, dir := storeWithOld(t, backend)
 				rec.failAt = len(rec.log()) + i + 1
 				if err := s.Delete(ctx, "k"); !errors.Is(err, errInjected) {
 					t.Fatalf("Delete with %q failing: %v; want the failure reported", call, err)
@@ -312,6 +318,7 @@ func TestFileStoreDiskFailureIsReportedAndLosesNothing(t *testing.T) {
 				} else if !errors.Is(err, ErrNotFound) {
 					t.Fatalf("after a Delete whose removal succeeded but %q failed, Get = %q, %v; want ErrNotFound", call, got, err)
 				}
+				AssertNoTemporaries(t, filepath.Join(dir, backend))
 			})
 		}
 	}
@@ -357,26 +364,13 @@ func TestFileStoreReadStartsTheJournalKey(t *testing.T) {
 func TestFileStoreWriteSurvivesAStoreOpenedBeforeItLocks(t *testing.T) {
 	ctx := context.Background()
 	for _, backend := range []string{"plaintext", "file"} {
-		probe := &recordingFS{root: t.TempDir()}
-		s := openFileStore(t, backend, probe.root, probe)
-		if err := s.Set(ctx, "k", []byte("old")); err != nil {
-			t.Fatal(err)
-		}
-		n0 := len(probe.log())
-		if err := s.Set(ctx, "k", []byte("new")); err != nil {
-			t.Fatal(err)
-		}
-		for i, call := range probe.log()[n0:] {
+		setCalls, _ := replaceCalls(t, backend)
+		for i, call := range setCalls {
 			if !strings.HasPrefix(call, "create ") && !strings.HasPrefix(call, "mkdir ") {
 				continue
 			}
 			t.Run(backend+"/"+call, func(t *testing.T) {
-				dir := t.TempDir()
-				rec := &recordingFS{root: dir}
-				s := openFileStore(t, backend, dir, rec)
-				if err := s.Set(ctx, "k", []byte("old")); err != nil {
-					t.Fatal(err)
-				}
+				s, rec, dir := storeWithOld(t, backend)
 				target := len(rec.log()) + i + 1
 				removed := false
 				rec.after = func(n int, path string) {
@@ -411,12 +405,7 @@ func TestFileStoreWriteSurvivesAStoreOpenedBeforeItLocks(t *testing.T) {
 // not use a staging directory it could not lock.
 func TestFileStoreWriteDoesNotUseAStagingDirItCouldNotLock(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	rec := &recordingFS{root: dir}
-	s := openFileStore(t, "file", dir, rec)
-	if err := s.Set(ctx, "k", []byte("old")); err != nil {
-		t.Fatal(err)
-	}
+	s, rec, dir := storeWithOld(t, "file")
 	var taken string
 	var release func()
 	rec.after = func(_ int, path string) {
