@@ -373,12 +373,9 @@ func (b *securityBackend) run(ctx context.Context, op, account string, stdin []b
 // securityMessage is security's error output for an error message: one
 // line, bounded, and with nothing of what was sent on stdin in it.
 func securityMessage(stderr, stdin []byte) string {
-	s := strings.TrimSpace(string(stderr))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	if i := bytes.Index(stdin, []byte(" -X ")); i >= 0 {
-		if secret := strings.TrimSpace(string(stdin[i+4:])); secret != "" {
+	s, _, _ := strings.Cut(strings.TrimSpace(string(stderr)), "\n")
+	if _, sent, ok := bytes.Cut(stdin, []byte(" -X ")); ok {
+		if secret := strings.TrimSpace(string(sent)); secret != "" {
 			s = strings.ReplaceAll(s, secret, "<redacted>")
 		}
 	}
