@@ -40,6 +40,9 @@ import (
 //     split_line (double quotes group, a backslash takes the next character),
 //     and exits with the status of the last one.
 //
+// A file then/NAME (NAME as under items/) is a concurrent writer: it
+// replaces item NAME right after a find-generic-password read it.
+//
 // The file "mode" in the directory changes its behaviour: "locked" answers
 // every keychain command with "User interaction is not allowed." and exit 36,
 // "hang" never answers, "lie" makes -i exit 0 without doing anything.
@@ -92,6 +95,9 @@ sub command {
 		my $p = item($o{'-s'} // '', $o{'-a'} // '');
 		my $v = slurp($p);
 		return notfound() unless defined $v;
+		# A concurrent writer: then/NAME replaces item NAME once it was read.
+		(my $then = $p) =~ s{/items/}{/then/};
+		rename($then, $p) or die "security stand-in: $then: $!\n" if -e $then;
 		if ($o{'-w'}) {
 			if ($v =~ /[^\x20-\x7e]/) {
 				print map { sprintf("%02x", $_ >= 0x80 ? 0xffffff00 | $_ : $_) } unpack('C*', $v);
@@ -166,7 +172,7 @@ func newStandIn(t *testing.T) *standIn {
 		t.Fatalf("the stand-in for security(1) is a perl script and perl is not installed: %v", err)
 	}
 	dir := t.TempDir()
-	for _, d := range []string{"bin", "calls", "items"} {
+	for _, d := range []string{"bin", "calls", "items", "then"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -531,6 +537,60 @@ func TestMacSecurityLongRecord(t *testing.T) {
 		t.Fatalf("Delete left %d items", len(items))
 	}
 	sec.assertNoSecretInArgv(long)
+}
+
+// replaceAfterRead makes the stand-in's keychain hold old as the item of
+// account in service, replaced by new right after the next read of it: a
+// concurrent writer that finishes just after a reader read the item.
+func (s *standIn) replaceAfterRead(service, account string, old, new []byte) {
+	s.t.Helper()
+	name := hex.EncodeToString([]byte(service + "\x00" + account))
+	if err := errors.Join(os.WriteFile(filepath.Join(s.dir, "items", name), old, 0o600),
+		os.WriteFile(filepath.Join(s.dir, "then", name), new, 0o600)); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// TestMacSecuritySplitRecordReplacedWhileRead: a reader of a split record
+// that finds a part missing because another process replaced the record
+// (new parts, new list, old parts deleted) after the reader read the old
+// list reads again and gets the new record; it does not report the record
+// as damaged. A part missing under an unchanged list is damage (see
+// TestMacSecurityLongRecord).
+func TestMacSecuritySplitRecordReplacedWhileRead(t *testing.T) {
+	testenv.Hermetic(t)
+	sec := newStandIn(t)
+	dir := t.TempDir()
+	svc := itemService(dir)
+	s := openSecurity(t, dir)
+	ctx := context.Background()
+
+	older := []byte(strings.Repeat("old-", 3000))
+	newer := []byte(strings.Repeat("new-", 3000))
+	if err := s.Set(ctx, "aws", older); err != nil {
+		t.Fatal(err)
+	}
+	oldHead := sec.items()[svc+"\x00aws"]
+	// The writer: newer's parts and list are in, older's parts are gone.
+	if err := s.Set(ctx, "aws", newer); err != nil {
+		t.Fatal(err)
+	}
+	newHead := sec.items()[svc+"\x00aws"]
+	if !bytes.HasPrefix(oldHead, []byte("credchain:chunks:v1:")) || !bytes.HasPrefix(newHead, []byte("credchain:chunks:v1:")) || bytes.Equal(oldHead, newHead) {
+		t.Fatalf("lists of parts %q and %q; want two different ones", oldHead, newHead)
+	}
+	// The reader read older's list just before the writer replaced it.
+	sec.replaceAfterRead(svc, "aws", oldHead, newHead)
+	n := len(sec.calls())
+	v, err := s.Get(ctx, "aws")
+	if err != nil || !bytes.Equal(v, newer) {
+		t.Fatalf("Get of a split record replaced while read: %d bytes, %v; want the new record", len(v), err)
+	}
+	// It read the old list, found the old record's first part missing,
+	// read the list again (the new one), and then the new record.
+	if got := sec.since(n); len(got) < 4 || got[1].argv[4] == "aws" || got[2].argv[4] != "aws" {
+		t.Fatalf("Get ran:\n%v\nwant: the list, a missing part, the list again, the new record", got)
+	}
 }
 
 // TestMacSecurityLocked: a locked Keychain (exit 36, "User interaction is
