@@ -50,6 +50,7 @@ const securityStandIn = `#!/usr/bin/env perl
 use strict;
 use warnings;
 use Fcntl qw(:flock);
+use Digest::SHA qw(sha256_hex);
 
 my $dir = $ENV{SECURITY_STANDIN_DIR} or die "security stand-in: SECURITY_STANDIN_DIR is not set\n";
 sub slurp { my ($p) = @_; open(my $f, '<:raw', $p) or return undef; local $/; my $s = <$f>; close $f; return $s; }
@@ -72,7 +73,17 @@ close $lock;
 
 if ($mode eq 'hang') { sleep 3600; exit 0; }
 
-sub item { my ($s, $a) = @_; return "$dir/items/" . unpack('H*', "$s\0$a"); }
+# An item is the file items/HEX, HEX the hex of "service\0account", or
+# items/sha256-SUM when that is too long a file name (names/sha256-SUM then
+# holds the name).
+sub item {
+	my ($s, $a) = @_;
+	my $h = unpack('H*', "$s\0$a");
+	return "$dir/items/$h" if length($h) <= 200;
+	$h = 'sha256-' . sha256_hex("$s\0$a");
+	spew("$dir/names/$h", "$s\0$a");
+	return "$dir/items/$h";
+}
 sub notfound { print STDERR "security: SecKeychainSearchCopyNext: The specified item could not be found in the keychain.\n"; return 44; }
 sub opts {
 	my %o;
@@ -172,7 +183,7 @@ func newStandIn(t *testing.T) *standIn {
 		t.Fatalf("the stand-in for security(1) is a perl script and perl is not installed: %v", err)
 	}
 	dir := t.TempDir()
-	for _, d := range []string{"bin", "calls", "items", "then"} {
+	for _, d := range []string{"bin", "calls", "items", "names", "then"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -246,7 +257,13 @@ func (s *standIn) items() map[string][]byte {
 	}
 	out := map[string][]byte{}
 	for _, e := range ents {
-		name, err := hex.DecodeString(e.Name())
+		var name []byte
+		var err error
+		if strings.HasPrefix(e.Name(), "sha256-") {
+			name, err = os.ReadFile(filepath.Join(s.dir, "names", e.Name()))
+		} else {
+			name, err = hex.DecodeString(e.Name())
+		}
 		if err != nil {
 			s.t.Fatalf("stand-in item %s: %v", e.Name(), err)
 		}
@@ -731,5 +748,217 @@ func TestMacSecurityAutoAndMissing(t *testing.T) {
 	_, err := cache.Open(context.Background(), cache.Options{Backend: "macos-security", Dir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "security program is not on PATH") || !strings.Contains(err.Error(), "/usr/bin/security") {
 		t.Fatalf("no security program: %v", err)
+	}
+}
+
+// writeLineLen is the length of the backend's write line for an account of
+// service holding a value of n bytes (its form is pinned by
+// TestMacSecurityCommandLines): the fixed words, both names quoted (these
+// tests use names that need no backslash), the value in hex, the newline.
+func writeLineLen(service, account string, n int) int {
+	return len(`add-generic-password -U -s "`+service+`" -a "`+account+`" -X `+"\n") + 2*n
+}
+
+// longestPart is the longest account a part of key's record can have:
+// "<key>#<16 hex digits>.<index>", the index of the 64th part two digits.
+func longestPart(key string) string { return key + "#0123456789abcdef.63" }
+
+// writeLines returns the stdin of every `security -i` among calls.
+func writeLines(calls []call) []string {
+	var out []string
+	for _, c := range calls {
+		if c.argv[0] == "-i" {
+			out = append(out, c.stdin)
+		}
+	}
+	return out
+}
+
+// TestMacSecurityWholeRecordAtLineLimit: a record whose write line is
+// exactly 4032 bytes (the longest line the backend sends to `security -i`)
+// is written whole, in that one line; the same record under a key one
+// letter longer (a 4033-byte line) is split.
+func TestMacSecurityWholeRecordAtLineLimit(t *testing.T) {
+	testenv.Hermetic(t)
+	sec := newStandIn(t)
+	dir := t.TempDir()
+	svc := itemService(dir)
+	s := openSecurity(t, dir)
+	ctx := context.Background()
+
+	key := "ab" // a key whose line can be exactly 4032 bytes: hex is even
+	if (4032-writeLineLen(svc, key, 0))%2 != 0 {
+		key = "abc"
+	}
+	value := bytes.Repeat([]byte("w"), (4032-writeLineLen(svc, key, 0))/2)
+	n := len(sec.calls())
+	if err := s.Set(ctx, key, value); err != nil {
+		t.Fatalf("Set of a record whose line is 4032 bytes: %v", err)
+	}
+	if lines := writeLines(sec.since(n)); len(lines) != 1 || len(lines[0]) != 4032 {
+		t.Fatalf("a record whose line is 4032 bytes was written in %d lines; want one of 4032 bytes", len(lines))
+	}
+	if v := sec.items()[svc+"\x00"+key]; !bytes.Equal(v, value) {
+		t.Fatalf("its item holds %.40q…; want the record whole", v)
+	}
+
+	longer := key + "x"
+	n = len(sec.calls())
+	if err := s.Set(ctx, longer, value); err != nil {
+		t.Fatalf("Set of a record whose line would be 4033 bytes: %v", err)
+	}
+	lines := writeLines(sec.since(n))
+	if len(lines) < 2 || !bytes.HasPrefix(sec.items()[svc+"\x00"+longer], []byte("credchain:chunks:v1:")) {
+		t.Fatalf("a record whose line would be 4033 bytes was written in %d lines; want it split", len(lines))
+	}
+	for _, l := range lines {
+		if len(l) > 4032 {
+			t.Errorf("a write line is %d bytes", len(l))
+		}
+	}
+	for _, k := range []string{key, longer} {
+		if v, err := s.Get(ctx, k); err != nil || !bytes.Equal(v, value) {
+			t.Errorf("Get(%q): %d bytes, %v; want the record", k, len(v), err)
+		}
+	}
+}
+
+// TestMacSecuritySplitSizes pins how a long record is split: every part
+// but the last holds per bytes, per the most that fits in a 4032-byte line
+// with the longest part account (that of the 64th part), so the line of
+// every full part with a two-digit index is exactly 4032 bytes; a record of
+// k*per bytes is k parts, one byte more is k+1 parts; 64 parts are stored,
+// one byte more is refused before anything is written, with an error whose
+// number is what the arithmetic says (about 64*per*3/4: near what fits of
+// a binary record, which is stored as base64) and a record of that size is
+// stored.
+func TestMacSecuritySplitSizes(t *testing.T) {
+	testenv.Hermetic(t)
+	sec := newStandIn(t)
+	dir := t.TempDir()
+	svc := itemService(dir)
+	s := openSecurity(t, dir)
+	ctx := context.Background()
+
+	key := "tok" // a key that makes the room for a part's hex even
+	if (4032-writeLineLen(svc, longestPart(key), 0))%2 != 0 {
+		key = "toke"
+	}
+	per := (4032 - writeLineLen(svc, longestPart(key), 0)) / 2
+	advertised := 64 * per * 3 / 4
+	for _, tc := range []struct {
+		size, parts int
+	}{
+		{3 * per, 3},
+		{3*per + 1, 4},
+		{4*per - 1, 4},
+		{advertised, (advertised + per - 1) / per},
+		{64 * per, 64},
+	} {
+		value := bytes.Repeat([]byte("p"), tc.size)
+		n := len(sec.calls())
+		if err := s.Set(ctx, key, value); err != nil {
+			t.Fatalf("Set of %d bytes (%d parts of %d): %v", tc.size, tc.parts, per, err)
+		}
+		lines := writeLines(sec.since(n))
+		if len(lines) != tc.parts+1 {
+			t.Fatalf("a record of %d bytes was written in %d lines; want %d parts of at most %d bytes and the list", tc.size, len(lines), tc.parts, per)
+		}
+		for i, l := range lines[:tc.parts] {
+			_, hexPart, _ := strings.Cut(strings.TrimSuffix(l, "\n"), " -X ")
+			want := per
+			if i == tc.parts-1 {
+				want = tc.size - (tc.parts-1)*per
+			}
+			if len(hexPart) != 2*want {
+				t.Errorf("%d bytes: part %d holds %d bytes; want %d", tc.size, i+1, len(hexPart)/2, want)
+			}
+			if want == per && i >= 10 && len(l) != 4032 {
+				t.Errorf("%d bytes: the line of full part %d is %d bytes; want 4032", tc.size, i+1, len(l))
+			}
+		}
+		if items := sec.items(); len(items) != tc.parts+1 {
+			t.Errorf("%d bytes: %d items; want %d parts and the list", tc.size, len(items), tc.parts)
+		}
+		if v, err := s.Get(ctx, key); err != nil || !bytes.Equal(v, value) {
+			t.Fatalf("Get of %d bytes in %d parts: %d bytes, %v", tc.size, tc.parts, len(v), err)
+		}
+	}
+
+	n := len(sec.calls())
+	err := s.Set(ctx, key, bytes.Repeat([]byte("p"), 64*per+1))
+	if err == nil || !strings.Contains(err.Error(), " is "+strconv.Itoa(64*per+1)+" bytes, more than the Keychain backend stores (about "+strconv.Itoa(advertised)+")") {
+		t.Fatalf("Set of 64 parts and a byte: %v; want refused, saying it stores about %d bytes", err, advertised)
+	}
+	if lines := writeLines(sec.since(n)); len(lines) != 0 {
+		t.Fatalf("a refused record wrote %d lines", len(lines))
+	}
+	if v, err := s.Get(ctx, key); err != nil || len(v) != 64*per {
+		t.Fatalf("after a refused Set, Get: %d bytes, %v; want the record of 64 parts", len(v), err)
+	}
+}
+
+// TestMacSecurityLongServiceName: a store whose service name leaves no room
+// in a 4032-byte line for the list of a split record's parts refuses to
+// split a record, clearly and before writing anything (it used to write the
+// parts and then fail on the list's line, or divide by zero when not a byte
+// of a part fitted), and still stores a record
+// that needs no split; a name one byte shorter stores split records, the
+// list's line then exactly 4032 bytes.
+func TestMacSecurityLongServiceName(t *testing.T) {
+	testenv.Hermetic(t)
+	sec := newStandIn(t)
+	ctx := context.Background()
+	const key = "k"
+	// The longest list: "credchain:chunks:v1:<gen>:64:<sha256>".
+	listLen := len("credchain:chunks:v1:0123456789abcdef:64:") + 64
+	// The service is the store's name, "-" and 8 hex digits.
+	fits := 4032 - writeLineLen("", key, listLen) - len("-0a1b2c3d")
+	value := bytes.Repeat([]byte("v"), 1000)
+	for _, tc := range []struct {
+		name    string
+		service int // bytes
+		split   bool
+	}{
+		{"the list's line is 4032 bytes", fits, true},
+		{"the list's line would be 4033 bytes", fits + 1, false},
+		// No room at all for a part's hex: room/2 == 0.
+		{"not a byte of a part fits", 4032 - writeLineLen("", longestPart(key), 0) - len("-0a1b2c3d"), false},
+		{"not a line fits", 4100, false},
+	} {
+		dir := t.TempDir()
+		service := strings.Repeat("s", tc.service)
+		sum := sha256.Sum256([]byte(dir))
+		svc := service + "-" + hex.EncodeToString(sum[:4])
+		s := openT(t, cache.Options{Backend: "macos-security", Dir: dir, Service: service, Timeout: 10 * time.Second})
+		n := len(sec.calls())
+		err := s.Set(ctx, key, value)
+		if tc.split {
+			if err != nil {
+				t.Fatalf("%s: Set: %v", tc.name, err)
+			}
+			lines := writeLines(sec.since(n))
+			if len(lines) < 2 || len(lines[len(lines)-1]) != 4032 {
+				t.Fatalf("%s: wrote %d lines, the list's %d bytes; want the parts, and the list in 4032", tc.name, len(lines), len(lines[len(lines)-1]))
+			}
+			if v, err := s.Get(ctx, key); err != nil || !bytes.Equal(v, value) {
+				t.Fatalf("%s: Get: %d bytes, %v", tc.name, len(v), err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "choose a shorter store.service") || strings.Contains(err.Error(), service) {
+			t.Fatalf("%s: Set of a record to split: %v; want an error naming store.service (without quoting a name of %d bytes)", tc.name, err, tc.service)
+		}
+		if lines := writeLines(sec.since(n)); len(lines) != 0 {
+			t.Fatalf("%s: a refused Set wrote %d lines", tc.name, len(lines))
+		}
+		if writeLineLen(svc, key, 1) <= 4032 {
+			if err := s.Set(ctx, key, []byte("v")); err != nil {
+				t.Fatalf("%s: Set of a record that needs no split: %v", tc.name, err)
+			}
+			if v, err := s.Get(ctx, key); err != nil || string(v) != "v" {
+				t.Fatalf("%s: Get: %q, %v", tc.name, v, err)
+			}
+		}
 	}
 }
