@@ -216,13 +216,25 @@ func (b *securityBackend) set(key string, value []byte) error {
 		if err != nil {
 			return err
 		}
+		sum := sha256.Sum256(payload)
+		list := func(n int) []byte {
+			return fmt.Appendf(nil, "%s%s:%d:%s", securityManifestPrefix, gen, n, hex.EncodeToString(sum[:]))
+		}
+		// The list of parts must fit in a line, however many parts. Only a
+		// service name of thousands of bytes leaves no room for it; then
+		// nothing is written. Where it fits, a part has room for 94 bytes
+		// or more.
+		if len(b.writeLine(key, list(securityMaxChunks))) > securityMaxLine {
+			return fmt.Errorf("cache: %s: the record of %q is %d bytes and must be split, but the service name of this store (%d bytes) leaves no room in a line of security -i (%d bytes) for the list of its parts: choose a shorter store.service",
+				macSecurityName, key, len(value), len(b.service), securityMaxLine)
+		}
 		// Every part's line is as long as the longest account allows.
 		room := securityMaxLine - len(b.writeLine(chunkAccount(key, gen, securityMaxChunks-1), nil))
 		per := room / 2 // hex
 		n := (len(payload) + per - 1) / per
-		if per <= 0 || n > securityMaxChunks {
+		if n > securityMaxChunks {
 			return fmt.Errorf("cache: %s: the record of %q is %d bytes, more than the Keychain backend stores (about %d): choose another backend with store.backend (CREDCHAIN_STORE_BACKEND)",
-				macSecurityName, key, len(value), securityMaxChunks*max(per, 0)*3/4)
+				macSecurityName, key, len(value), securityMaxChunks*per*3/4)
 		}
 		for i := range n {
 			part := payload[i*per : min(len(payload), (i+1)*per)]
@@ -230,8 +242,7 @@ func (b *securityBackend) set(key string, value []byte) error {
 				return err
 			}
 		}
-		sum := sha256.Sum256(payload)
-		head = []byte(fmt.Sprintf("%s%s:%d:%s", securityManifestPrefix, gen, n, hex.EncodeToString(sum[:])))
+		head = list(n)
 	}
 	if err := b.add(ctx, key, head); err != nil {
 		return err
@@ -373,12 +384,9 @@ func (b *securityBackend) run(ctx context.Context, op, account string, stdin []b
 // securityMessage is security's error output for an error message: one
 // line, bounded, and with nothing of what was sent on stdin in it.
 func securityMessage(stderr, stdin []byte) string {
-	s := strings.TrimSpace(string(stderr))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	if i := bytes.Index(stdin, []byte(" -X ")); i >= 0 {
-		if secret := strings.TrimSpace(string(stdin[i+4:])); secret != "" {
+	s, _, _ := strings.Cut(strings.TrimSpace(string(stderr)), "\n")
+	if _, sent, ok := bytes.Cut(stdin, []byte(" -X ")); ok {
+		if secret := strings.TrimSpace(string(sent)); secret != "" {
 			s = strings.ReplaceAll(s, secret, "<redacted>")
 		}
 	}

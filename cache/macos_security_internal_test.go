@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"encoding/hex"
 	"runtime"
 	"slices"
 	"strings"
@@ -73,10 +74,74 @@ func TestSecurityValueEncoding(t *testing.T) {
 	if _, err := decodeSecurityValue([]byte("credchain:b64:!!")); err == nil || strings.Contains(err.Error(), "!!") {
 		t.Errorf("a damaged base64 value: %v; want an error that does not quote it", err)
 	}
-	for _, bad := range []string{"credchain:chunks:v1:", "credchain:chunks:v1:0123456789abcdef:0:" + strings.Repeat("0", 64),
-		"credchain:chunks:v1:0123456789abcdef:65:" + strings.Repeat("0", 64), "credchain:chunks:v1:short:1:" + strings.Repeat("0", 64)} {
-		if _, ok, err := parseManifest([]byte(bad)); !ok || err == nil {
-			t.Errorf("parseManifest(%q) = %v, %v; want a damaged list of parts", bad, ok, err)
+}
+
+// TestParseManifest pins which lists of parts are valid: 1 to
+// securityMaxChunks (64) parts, both ends included, a 16-hex-digit
+// generation and a 64-hex-digit SHA-256. A list naming 0 or 65 parts is
+// damage (set never writes one), not a record to read.
+func TestParseManifest(t *testing.T) {
+	const gen = "0123456789abcdef"
+	sum := strings.Repeat("0a", 32)
+	for _, tc := range []struct {
+		stored   string
+		manifest bool // stored is a list of parts, valid or not
+		want     securityManifest
+		valid    bool
+	}{
+		{stored: `{"version":1}`},
+		{stored: "credchain:b64:AAAA"},
+		{stored: "credchain:chunks:v2:" + gen + ":1:" + sum},
+		{stored: "credchain:chunks:v1:" + gen + ":1:" + sum, manifest: true, valid: true, want: securityManifest{gen: gen, n: 1, sum: sum}},
+		{stored: "credchain:chunks:v1:" + gen + ":2:" + sum, manifest: true, valid: true, want: securityManifest{gen: gen, n: 2, sum: sum}},
+		{stored: "credchain:chunks:v1:" + gen + ":63:" + sum, manifest: true, valid: true, want: securityManifest{gen: gen, n: 63, sum: sum}},
+		{stored: "credchain:chunks:v1:" + gen + ":64:" + sum, manifest: true, valid: true, want: securityManifest{gen: gen, n: 64, sum: sum}},
+		{stored: "credchain:chunks:v1:" + gen + ":0:" + sum, manifest: true},
+		{stored: "credchain:chunks:v1:" + gen + ":-1:" + sum, manifest: true},
+		{stored: "credchain:chunks:v1:" + gen + ":65:" + sum, manifest: true},
+		{stored: "credchain:chunks:v1:" + gen + ":x:" + sum, manifest: true},
+		{stored: "credchain:chunks:v1:", manifest: true},
+		{stored: "credchain:chunks:v1:" + gen + ":1", manifest: true},
+		{stored: "credchain:chunks:v1:" + gen + ":1:" + sum + ":", manifest: true},
+		{stored: "credchain:chunks:v1:short:1:" + sum, manifest: true},
+		{stored: "credchain:chunks:v1:" + gen + "0:1:" + sum, manifest: true},
+		{stored: "credchain:chunks:v1:" + gen + ":1:" + sum[1:], manifest: true},
+	} {
+		m, ok, err := parseManifest([]byte(tc.stored))
+		if ok != tc.manifest || (err == nil) != (tc.valid || !tc.manifest) || m != tc.want {
+			t.Errorf("parseManifest(%q) = %+v, %v, %v; want %+v, list of parts %v, valid %v", tc.stored, m, ok, err, tc.want, tc.manifest, tc.valid)
+		}
+	}
+}
+
+// TestSecurityMessage pins how security's error output is put in an error:
+// its first non-blank line only, the hex of the value sent on stdin
+// replaced wherever it appears, and at most securityStderrMaxLength (300)
+// bytes, a longer message cut there and marked with "…".
+func TestSecurityMessage(t *testing.T) {
+	secret := hex.EncodeToString([]byte("sk-ant-oat01-SECRET"))
+	line := "add-generic-password -U -s \"credchain-0a1b2c3d\" -a \"oauth\" -X " + secret + "\n"
+	at300 := strings.Repeat("m", 299) + "."
+	for _, tc := range []struct {
+		name, stderr, stdin, want string
+	}{
+		{"no output", "", "", "no message"},
+		{"blank output", " \n\t\n", "", "no message"},
+		{"one line", "security: SecKeychainSearchCopyNext: The specified item could not be found in the keychain.\n", "",
+			"security: SecKeychainSearchCopyNext: The specified item could not be found in the keychain."},
+		{"first line only", "first\nsecond\n", "", "first"},
+		{"first non-blank line", "\n\n  first\nsecond", "", "first"},
+		{"secret redacted", "security> bad value " + secret + " here", line, "security> bad value <redacted> here"},
+		{"secret redacted everywhere", secret + secret, line, "<redacted><redacted>"},
+		{"secret redacted from stdin that starts with it", "x " + secret, " -X " + secret + "\n", "x <redacted>"},
+		{"nothing redacted without a value", "a -X b", "find-generic-password\n", "a -X b"},
+		{"an empty value redacts nothing", "ab", "add-generic-password -X \n", "ab"},
+		{"300 bytes kept whole", at300, "", at300},
+		{"301 bytes cut to 300", at300 + "!", "", at300 + "…"},
+		{"cut after redaction", strings.Repeat("m", 290) + secret, line, strings.Repeat("m", 290) + "<redacted>"},
+	} {
+		if got := securityMessage([]byte(tc.stderr), []byte(tc.stdin)); got != tc.want {
+			t.Errorf("%s: securityMessage(%q, %q) = %q; want %q", tc.name, tc.stderr, tc.stdin, got, tc.want)
 		}
 	}
 }

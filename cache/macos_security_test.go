@@ -40,6 +40,9 @@ import (
 //     split_line (double quotes group, a backslash takes the next character),
 //     and exits with the status of the last one.
 //
+// A file then/NAME (NAME as under items/) is a concurrent writer: it
+// replaces item NAME right after a find-generic-password read it.
+//
 // The file "mode" in the directory changes its behaviour: "locked" answers
 // every keychain command with "User interaction is not allowed." and exit 36,
 // "hang" never answers, "lie" makes -i exit 0 without doing anything.
@@ -47,6 +50,7 @@ const securityStandIn = `#!/usr/bin/env perl
 use strict;
 use warnings;
 use Fcntl qw(:flock);
+use Digest::SHA qw(sha256_hex);
 
 my $dir = $ENV{SECURITY_STANDIN_DIR} or die "security stand-in: SECURITY_STANDIN_DIR is not set\n";
 sub slurp { my ($p) = @_; open(my $f, '<:raw', $p) or return undef; local $/; my $s = <$f>; close $f; return $s; }
@@ -69,7 +73,17 @@ close $lock;
 
 if ($mode eq 'hang') { sleep 3600; exit 0; }
 
-sub item { my ($s, $a) = @_; return "$dir/items/" . unpack('H*', "$s\0$a"); }
+# An item is the file items/HEX, HEX the hex of "service\0account", or
+# items/sha256-SUM when that is too long a file name (names/sha256-SUM then
+# holds the name).
+sub item {
+	my ($s, $a) = @_;
+	my $h = unpack('H*', "$s\0$a");
+	return "$dir/items/$h" if length($h) <= 200;
+	$h = 'sha256-' . sha256_hex("$s\0$a");
+	spew("$dir/names/$h", "$s\0$a");
+	return "$dir/items/$h";
+}
 sub notfound { print STDERR "security: SecKeychainSearchCopyNext: The specified item could not be found in the keychain.\n"; return 44; }
 sub opts {
 	my %o;
@@ -92,6 +106,9 @@ sub command {
 		my $p = item($o{'-s'} // '', $o{'-a'} // '');
 		my $v = slurp($p);
 		return notfound() unless defined $v;
+		# A concurrent writer: then/NAME replaces item NAME once it was read.
+		(my $then = $p) =~ s{/items/}{/then/};
+		rename($then, $p) or die "security stand-in: $then: $!\n" if -e $then;
 		if ($o{'-w'}) {
 			if ($v =~ /[^\x20-\x7e]/) {
 				print map { sprintf("%02x", $_ >= 0x80 ? 0xffffff00 | $_ : $_) } unpack('C*', $v);
@@ -166,7 +183,7 @@ func newStandIn(t *testing.T) *standIn {
 		t.Fatalf("the stand-in for security(1) is a perl script and perl is not installed: %v", err)
 	}
 	dir := t.TempDir()
-	for _, d := range []string{"bin", "calls", "items"} {
+	for _, d := range []string{"bin", "calls", "items", "names", "then"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -240,7 +257,13 @@ func (s *standIn) items() map[string][]byte {
 	}
 	out := map[string][]byte{}
 	for _, e := range ents {
-		name, err := hex.DecodeString(e.Name())
+		var name []byte
+		var err error
+		if strings.HasPrefix(e.Name(), "sha256-") {
+			name, err = os.ReadFile(filepath.Join(s.dir, "names", e.Name()))
+		} else {
+			name, err = hex.DecodeString(e.Name())
+		}
 		if err != nil {
 			s.t.Fatalf("stand-in item %s: %v", e.Name(), err)
 		}
@@ -533,6 +556,60 @@ func TestMacSecurityLongRecord(t *testing.T) {
 	sec.assertNoSecretInArgv(long)
 }
 
+// replaceAfterRead makes the stand-in's keychain hold old as the item of
+// account in service, replaced by new right after the next read of it: a
+// concurrent writer that finishes just after a reader read the item.
+func (s *standIn) replaceAfterRead(service, account string, old, new []byte) {
+	s.t.Helper()
+	name := hex.EncodeToString([]byte(service + "\x00" + account))
+	if err := errors.Join(os.WriteFile(filepath.Join(s.dir, "items", name), old, 0o600),
+		os.WriteFile(filepath.Join(s.dir, "then", name), new, 0o600)); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// TestMacSecuritySplitRecordReplacedWhileRead: a reader of a split record
+// that finds a part missing because another process replaced the record
+// (new parts, new list, old parts deleted) after the reader read the old
+// list reads again and gets the new record; it does not report the record
+// as damaged. A part missing under an unchanged list is damage (see
+// TestMacSecurityLongRecord).
+func TestMacSecuritySplitRecordReplacedWhileRead(t *testing.T) {
+	testenv.Hermetic(t)
+	sec := newStandIn(t)
+	dir := t.TempDir()
+	svc := itemService(dir)
+	s := openSecurity(t, dir)
+	ctx := context.Background()
+
+	older := []byte(strings.Repeat("old-", 3000))
+	newer := []byte(strings.Repeat("new-", 3000))
+	if err := s.Set(ctx, "aws", older); err != nil {
+		t.Fatal(err)
+	}
+	oldHead := sec.items()[svc+"\x00aws"]
+	// The writer: newer's parts and list are in, older's parts are gone.
+	if err := s.Set(ctx, "aws", newer); err != nil {
+		t.Fatal(err)
+	}
+	newHead := sec.items()[svc+"\x00aws"]
+	if !bytes.HasPrefix(oldHead, []byte("credchain:chunks:v1:")) || !bytes.HasPrefix(newHead, []byte("credchain:chunks:v1:")) || bytes.Equal(oldHead, newHead) {
+		t.Fatalf("lists of parts %q and %q; want two different ones", oldHead, newHead)
+	}
+	// The reader read older's list just before the writer replaced it.
+	sec.replaceAfterRead(svc, "aws", oldHead, newHead)
+	n := len(sec.calls())
+	v, err := s.Get(ctx, "aws")
+	if err != nil || !bytes.Equal(v, newer) {
+		t.Fatalf("Get of a split record replaced while read: %d bytes, %v; want the new record", len(v), err)
+	}
+	// It read the old list, found the old record's first part missing,
+	// read the list again (the new one), and then the new record.
+	if got := sec.since(n); len(got) < 4 || got[1].argv[4] == "aws" || got[2].argv[4] != "aws" {
+		t.Fatalf("Get ran:\n%v\nwant: the list, a missing part, the list again, the new record", got)
+	}
+}
+
 // TestMacSecurityLocked: a locked Keychain (exit 36, "User interaction is
 // not allowed.") is ErrLocked with the unlock command, for open, Get and Set.
 func TestMacSecurityLocked(t *testing.T) {
@@ -671,5 +748,217 @@ func TestMacSecurityAutoAndMissing(t *testing.T) {
 	_, err := cache.Open(context.Background(), cache.Options{Backend: "macos-security", Dir: t.TempDir()})
 	if err == nil || !strings.Contains(err.Error(), "security program is not on PATH") || !strings.Contains(err.Error(), "/usr/bin/security") {
 		t.Fatalf("no security program: %v", err)
+	}
+}
+
+// writeLineLen is the length of the backend's write line for an account of
+// service holding a value of n bytes (its form is pinned by
+// TestMacSecurityCommandLines): the fixed words, both names quoted (these
+// tests use names that need no backslash), the value in hex, the newline.
+func writeLineLen(service, account string, n int) int {
+	return len(`add-generic-password -U -s "`+service+`" -a "`+account+`" -X `+"\n") + 2*n
+}
+
+// longestPart is the longest account a part of key's record can have:
+// "<key>#<16 hex digits>.<index>", the index of the 64th part two digits.
+func longestPart(key string) string { return key + "#0123456789abcdef.63" }
+
+// writeLines returns the stdin of every `security -i` among calls.
+func writeLines(calls []call) []string {
+	var out []string
+	for _, c := range calls {
+		if c.argv[0] == "-i" {
+			out = append(out, c.stdin)
+		}
+	}
+	return out
+}
+
+// TestMacSecurityWholeRecordAtLineLimit: a record whose write line is
+// exactly 4032 bytes (the longest line the backend sends to `security -i`)
+// is written whole, in that one line; the same record under a key one
+// letter longer (a 4033-byte line) is split.
+func TestMacSecurityWholeRecordAtLineLimit(t *testing.T) {
+	testenv.Hermetic(t)
+	sec := newStandIn(t)
+	dir := t.TempDir()
+	svc := itemService(dir)
+	s := openSecurity(t, dir)
+	ctx := context.Background()
+
+	key := "ab" // a key whose line can be exactly 4032 bytes: hex is even
+	if (4032-writeLineLen(svc, key, 0))%2 != 0 {
+		key = "abc"
+	}
+	value := bytes.Repeat([]byte("w"), (4032-writeLineLen(svc, key, 0))/2)
+	n := len(sec.calls())
+	if err := s.Set(ctx, key, value); err != nil {
+		t.Fatalf("Set of a record whose line is 4032 bytes: %v", err)
+	}
+	if lines := writeLines(sec.since(n)); len(lines) != 1 || len(lines[0]) != 4032 {
+		t.Fatalf("a record whose line is 4032 bytes was written in %d lines; want one of 4032 bytes", len(lines))
+	}
+	if v := sec.items()[svc+"\x00"+key]; !bytes.Equal(v, value) {
+		t.Fatalf("its item holds %.40q…; want the record whole", v)
+	}
+
+	longer := key + "x"
+	n = len(sec.calls())
+	if err := s.Set(ctx, longer, value); err != nil {
+		t.Fatalf("Set of a record whose line would be 4033 bytes: %v", err)
+	}
+	lines := writeLines(sec.since(n))
+	if len(lines) < 2 || !bytes.HasPrefix(sec.items()[svc+"\x00"+longer], []byte("credchain:chunks:v1:")) {
+		t.Fatalf("a record whose line would be 4033 bytes was written in %d lines; want it split", len(lines))
+	}
+	for _, l := range lines {
+		if len(l) > 4032 {
+			t.Errorf("a write line is %d bytes", len(l))
+		}
+	}
+	for _, k := range []string{key, longer} {
+		if v, err := s.Get(ctx, k); err != nil || !bytes.Equal(v, value) {
+			t.Errorf("Get(%q): %d bytes, %v; want the record", k, len(v), err)
+		}
+	}
+}
+
+// TestMacSecuritySplitSizes pins how a long record is split: every part
+// but the last holds per bytes, per the most that fits in a 4032-byte line
+// with the longest part account (that of the 64th part), so the line of
+// every full part with a two-digit index is exactly 4032 bytes; a record of
+// k*per bytes is k parts, one byte more is k+1 parts; 64 parts are stored,
+// one byte more is refused before anything is written, with an error whose
+// number is what the arithmetic says (about 64*per*3/4: near what fits of
+// a binary record, which is stored as base64) and a record of that size is
+// stored.
+func TestMacSecuritySplitSizes(t *testing.T) {
+	testenv.Hermetic(t)
+	sec := newStandIn(t)
+	dir := t.TempDir()
+	svc := itemService(dir)
+	s := openSecurity(t, dir)
+	ctx := context.Background()
+
+	key := "tok" // a key that makes the room for a part's hex even
+	if (4032-writeLineLen(svc, longestPart(key), 0))%2 != 0 {
+		key = "toke"
+	}
+	per := (4032 - writeLineLen(svc, longestPart(key), 0)) / 2
+	advertised := 64 * per * 3 / 4
+	for _, tc := range []struct {
+		size, parts int
+	}{
+		{3 * per, 3},
+		{3*per + 1, 4},
+		{4*per - 1, 4},
+		{advertised, (advertised + per - 1) / per},
+		{64 * per, 64},
+	} {
+		value := bytes.Repeat([]byte("p"), tc.size)
+		n := len(sec.calls())
+		if err := s.Set(ctx, key, value); err != nil {
+			t.Fatalf("Set of %d bytes (%d parts of %d): %v", tc.size, tc.parts, per, err)
+		}
+		lines := writeLines(sec.since(n))
+		if len(lines) != tc.parts+1 {
+			t.Fatalf("a record of %d bytes was written in %d lines; want %d parts of at most %d bytes and the list", tc.size, len(lines), tc.parts, per)
+		}
+		for i, l := range lines[:tc.parts] {
+			_, hexPart, _ := strings.Cut(strings.TrimSuffix(l, "\n"), " -X ")
+			want := per
+			if i == tc.parts-1 {
+				want = tc.size - (tc.parts-1)*per
+			}
+			if len(hexPart) != 2*want {
+				t.Errorf("%d bytes: part %d holds %d bytes; want %d", tc.size, i+1, len(hexPart)/2, want)
+			}
+			if want == per && i >= 10 && len(l) != 4032 {
+				t.Errorf("%d bytes: the line of full part %d is %d bytes; want 4032", tc.size, i+1, len(l))
+			}
+		}
+		if items := sec.items(); len(items) != tc.parts+1 {
+			t.Errorf("%d bytes: %d items; want %d parts and the list", tc.size, len(items), tc.parts)
+		}
+		if v, err := s.Get(ctx, key); err != nil || !bytes.Equal(v, value) {
+			t.Fatalf("Get of %d bytes in %d parts: %d bytes, %v", tc.size, tc.parts, len(v), err)
+		}
+	}
+
+	n := len(sec.calls())
+	err := s.Set(ctx, key, bytes.Repeat([]byte("p"), 64*per+1))
+	if err == nil || !strings.Contains(err.Error(), " is "+strconv.Itoa(64*per+1)+" bytes, more than the Keychain backend stores (about "+strconv.Itoa(advertised)+")") {
+		t.Fatalf("Set of 64 parts and a byte: %v; want refused, saying it stores about %d bytes", err, advertised)
+	}
+	if lines := writeLines(sec.since(n)); len(lines) != 0 {
+		t.Fatalf("a refused record wrote %d lines", len(lines))
+	}
+	if v, err := s.Get(ctx, key); err != nil || len(v) != 64*per {
+		t.Fatalf("after a refused Set, Get: %d bytes, %v; want the record of 64 parts", len(v), err)
+	}
+}
+
+// TestMacSecurityLongServiceName: a store whose service name leaves no room
+// in a 4032-byte line for the list of a split record's parts refuses to
+// split a record, clearly and before writing anything (it used to write the
+// parts and then fail on the list's line, or divide by zero when not a byte
+// of a part fitted), and still stores a record
+// that needs no split; a name one byte shorter stores split records, the
+// list's line then exactly 4032 bytes.
+func TestMacSecurityLongServiceName(t *testing.T) {
+	testenv.Hermetic(t)
+	sec := newStandIn(t)
+	ctx := context.Background()
+	const key = "k"
+	// The longest list: "credchain:chunks:v1:<gen>:64:<sha256>".
+	listLen := len("credchain:chunks:v1:0123456789abcdef:64:") + 64
+	// The service is the store's name, "-" and 8 hex digits.
+	fits := 4032 - writeLineLen("", key, listLen) - len("-0a1b2c3d")
+	value := bytes.Repeat([]byte("v"), 1000)
+	for _, tc := range []struct {
+		name    string
+		service int // bytes
+		split   bool
+	}{
+		{"the list's line is 4032 bytes", fits, true},
+		{"the list's line would be 4033 bytes", fits + 1, false},
+		// No room at all for a part's hex: room/2 == 0.
+		{"not a byte of a part fits", 4032 - writeLineLen("", longestPart(key), 0) - len("-0a1b2c3d"), false},
+		{"not a line fits", 4100, false},
+	} {
+		dir := t.TempDir()
+		service := strings.Repeat("s", tc.service)
+		sum := sha256.Sum256([]byte(dir))
+		svc := service + "-" + hex.EncodeToString(sum[:4])
+		s := openT(t, cache.Options{Backend: "macos-security", Dir: dir, Service: service, Timeout: 10 * time.Second})
+		n := len(sec.calls())
+		err := s.Set(ctx, key, value)
+		if tc.split {
+			if err != nil {
+				t.Fatalf("%s: Set: %v", tc.name, err)
+			}
+			lines := writeLines(sec.since(n))
+			if len(lines) < 2 || len(lines[len(lines)-1]) != 4032 {
+				t.Fatalf("%s: wrote %d lines, the list's %d bytes; want the parts, and the list in 4032", tc.name, len(lines), len(lines[len(lines)-1]))
+			}
+			if v, err := s.Get(ctx, key); err != nil || !bytes.Equal(v, value) {
+				t.Fatalf("%s: Get: %d bytes, %v", tc.name, len(v), err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "choose a shorter store.service") || strings.Contains(err.Error(), service) {
+			t.Fatalf("%s: Set of a record to split: %v; want an error naming store.service (without quoting a name of %d bytes)", tc.name, err, tc.service)
+		}
+		if lines := writeLines(sec.since(n)); len(lines) != 0 {
+			t.Fatalf("%s: a refused Set wrote %d lines", tc.name, len(lines))
+		}
+		if writeLineLen(svc, key, 1) <= 4032 {
+			if err := s.Set(ctx, key, []byte("v")); err != nil {
+				t.Fatalf("%s: Set of a record that needs no split: %v", tc.name, err)
+			}
+			if v, err := s.Get(ctx, key); err != nil || string(v) != "v" {
+				t.Fatalf("%s: Get: %q, %v", tc.name, v, err)
+			}
+		}
 	}
 }
