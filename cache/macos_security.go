@@ -167,9 +167,11 @@ func (b *securityBackend) read(ctx context.Context, key string) ([]byte, error) 
 	if !ok {
 		return decodeSecurityValue(head)
 	}
+	// changed reports whether another process replaced or deleted the
+	// record after its list of parts was read.
 	changed := func() bool {
 		again, err := b.find(ctx, key)
-		return err == nil && !bytes.Equal(again, head)
+		return errors.Is(err, ErrNotFound) || err == nil && !bytes.Equal(again, head)
 	}
 	var payload []byte
 	for i := range m.n {

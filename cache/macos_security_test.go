@@ -41,7 +41,8 @@ import (
 //     and exits with the status of the last one.
 //
 // A file then/NAME (NAME as under items/) is a concurrent writer: it
-// replaces item NAME right after a find-generic-password read it.
+// replaces item NAME right after a find-generic-password read it (an empty
+// one deletes the item).
 //
 // The file "mode" in the directory changes its behaviour: "locked" answers
 // every keychain command with "User interaction is not allowed." and exit 36,
@@ -108,7 +109,11 @@ sub command {
 		return notfound() unless defined $v;
 		# A concurrent writer: then/NAME replaces item NAME once it was read.
 		(my $then = $p) =~ s{/items/}{/then/};
-		rename($then, $p) or die "security stand-in: $then: $!\n" if -e $then;
+		# An empty then/NAME deletes the item instead.
+		if (-e $then) {
+			if (-z $then) { unlink($p, $then) or die "security stand-in: $then: $!\n"; }
+			else { rename($then, $p) or die "security stand-in: $then: $!\n"; }
+		}
 		if ($o{'-w'}) {
 			if ($v =~ /[^\x20-\x7e]/) {
 				print map { sprintf("%02x", $_ >= 0x80 ? 0xffffff00 | $_ : $_) } unpack('C*', $v);
@@ -558,13 +563,39 @@ func TestMacSecurityLongRecord(t *testing.T) {
 
 // replaceAfterRead makes the stand-in's keychain hold old as the item of
 // account in service, replaced by new right after the next read of it: a
-// concurrent writer that finishes just after a reader read the item.
+// concurrent writer that finishes just after a reader read the item. An
+// empty new deletes the item then.
 func (s *standIn) replaceAfterRead(service, account string, old, new []byte) {
 	s.t.Helper()
 	name := hex.EncodeToString([]byte(service + "\x00" + account))
 	if err := errors.Join(os.WriteFile(filepath.Join(s.dir, "items", name), old, 0o600),
 		os.WriteFile(filepath.Join(s.dir, "then", name), new, 0o600)); err != nil {
 		s.t.Fatal(err)
+	}
+}
+
+// TestMacSecuritySplitRecordDeletedWhileRead: a reader of a split record
+// that finds a part missing because another process deleted the record
+// (credchain logout) after the reader read its list reports no record, not
+// a damaged one to delete.
+func TestMacSecuritySplitRecordDeletedWhileRead(t *testing.T) {
+	testenv.Hermetic(t)
+	sec := newStandIn(t)
+	dir := t.TempDir()
+	svc := itemService(dir)
+	s := openSecurity(t, dir)
+	ctx := context.Background()
+	if err := s.Set(ctx, "aws", []byte(strings.Repeat("old-", 3000))); err != nil {
+		t.Fatal(err)
+	}
+	head := sec.items()[svc+"\x00aws"]
+	if err := s.Delete(ctx, "aws"); err != nil {
+		t.Fatal(err)
+	}
+	// The reader read the list just before the deleting process removed it.
+	sec.replaceAfterRead(svc, "aws", head, nil)
+	if v, err := s.Get(ctx, "aws"); !errors.Is(err, cache.ErrNotFound) {
+		t.Fatalf("Get of a split record deleted while read: %d bytes, %v; want ErrNotFound", len(v), err)
 	}
 }
 
