@@ -244,3 +244,43 @@ func TestKeyringProbeReadFailureFailsOpen(t *testing.T) {
 		})
 	}
 }
+
+// What Open sets up per backend besides the keyring itself: only wincred
+// has a size limit (the Windows blob limit), so keyctl and pass keep an AWS
+// session record of any size; pass serialises its writes (each one is a
+// git commit in the password store); and the status says how long a keyctl
+// record lives.
+func TestKeyringBackendSetUpPerBackend(t *testing.T) {
+	large := make([]byte, 2*winCredMaxBlob)
+	for _, tc := range []struct {
+		backend, scope string
+		serialWrites   bool
+		persistent     string
+	}{
+		{"keyctl", "user", false, "until reboot"},
+		{"keyctl", "session", false, "no: the session keyring ends with it"},
+		{"pass", "", true, ""},
+	} {
+		t.Run(tc.backend+"/"+tc.scope, func(t *testing.T) {
+			if tc.backend == "pass" {
+				fakePass(t)
+				dir := filepath.Join(t.TempDir(), "password-store")
+				initPassStore(t, dir)
+				t.Setenv("PASSWORD_STORE_DIR", dir)
+			}
+			s, err := openFake(t, tc.backend, tc.scope, newTidKeyring())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if be := s.be.(*keyringBackend); (be.writes != nil) != tc.serialWrites {
+				t.Errorf("writes serialised: %v; want %v", be.writes != nil, tc.serialWrites)
+			}
+			if err := s.Set(context.Background(), "aws", large); err != nil {
+				t.Errorf("Set of a %d-byte record: %v; want it stored (no size limit here)", len(large), err)
+			}
+			if got := s.Describe()["persistent"]; got != tc.persistent {
+				t.Errorf("status persistent = %q; want %q", got, tc.persistent)
+			}
+		})
+	}
+}
