@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/credchain/credchain/cache/internal/keyring"
 )
@@ -167,20 +168,27 @@ func (b *securityBackend) read(ctx context.Context, key string) ([]byte, error) 
 	if !ok {
 		return decodeSecurityValue(head)
 	}
-	// changed reports whether another process replaced or deleted the
-	// record after its list of parts was read.
-	changed := func() bool {
+	// damaged is the error for a record whose parts do not add up, unless
+	// the record was replaced or deleted after its list of parts was read
+	// (errRecordChanged), or reading the list again failed (that error: a
+	// Keychain locked meanwhile is no reason to throw the login away).
+	damaged := func(format string, args ...any) error {
 		again, err := b.find(ctx, key)
-		return errors.Is(err, ErrNotFound) || err == nil && !bytes.Equal(again, head)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return errRecordChanged
+		case err != nil:
+			return err
+		case !bytes.Equal(again, head):
+			return errRecordChanged
+		}
+		return fmt.Errorf("cache: %s: "+format+": delete the record (credchain logout) and sign in again", append([]any{macSecurityName}, args...)...)
 	}
 	var payload []byte
 	for i := range m.n {
 		part, err := b.find(ctx, chunkAccount(key, m.gen, i))
 		if errors.Is(err, ErrNotFound) {
-			if changed() {
-				return nil, errRecordChanged
-			}
-			return nil, fmt.Errorf("cache: %s: part %d of %d of the record of %q is missing from the Keychain: delete the record (credchain logout) and sign in again", macSecurityName, i+1, m.n, key)
+			return nil, damaged("part %d of %d of the record of %q is missing from the Keychain", i+1, m.n, key)
 		}
 		if err != nil {
 			return nil, err
@@ -188,10 +196,7 @@ func (b *securityBackend) read(ctx context.Context, key string) ([]byte, error) 
 		payload = append(payload, part...)
 	}
 	if sum := sha256.Sum256(payload); hex.EncodeToString(sum[:]) != m.sum {
-		if changed() {
-			return nil, errRecordChanged
-		}
-		return nil, fmt.Errorf("cache: %s: the parts of the record of %q do not match its checksum: delete the record (credchain logout) and sign in again", macSecurityName, key)
+		return nil, damaged("the parts of the record of %q do not match its checksum", key)
 	}
 	return decodeSecurityValue(payload)
 }
@@ -393,7 +398,12 @@ func securityMessage(stderr, stdin []byte) string {
 		}
 	}
 	if len(s) > securityStderrMaxLength {
-		s = s[:securityStderrMaxLength] + "…"
+		// Cut at a character boundary: the message ends up in JSON output.
+		cut := securityStderrMaxLength
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	if s == "" {
 		s = "no message"

@@ -138,6 +138,8 @@ func TestSecurityMessage(t *testing.T) {
 		{"an empty value redacts nothing", "ab", "add-generic-password -X \n", "ab"},
 		{"300 bytes kept whole", at300, "", at300},
 		{"301 bytes cut to 300", at300 + "!", "", at300 + "…"},
+		{"a character across the cut is not split", strings.Repeat("m", 299) + "é and more", "", strings.Repeat("m", 299) + "…"},
+		{"no character boundary at all", strings.Repeat("\x80", 301), "", "…"},
 		{"cut after redaction", strings.Repeat("m", 290) + secret, line, strings.Repeat("m", 290) + "<redacted>"},
 	} {
 		if got := securityMessage([]byte(tc.stderr), []byte(tc.stdin)); got != tc.want {

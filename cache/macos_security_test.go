@@ -44,6 +44,9 @@ import (
 // replaces item NAME right after a find-generic-password read it (an empty
 // one deletes the item).
 //
+// A file after/NAME holds the mode (below) the stand-in switches to right
+// after a find-generic-password looked NAME up, found or not.
+//
 // The file "mode" in the directory changes its behaviour: "locked" answers
 // every keychain command with "User interaction is not allowed." and exit 36,
 // "hang" never answers, "lie" makes -i exit 0 without doing anything.
@@ -106,6 +109,9 @@ sub command {
 	if ($cmd eq 'find-generic-password') {
 		my $p = item($o{'-s'} // '', $o{'-a'} // '');
 		my $v = slurp($p);
+		# after/NAME: the mode the keychain is in once NAME was looked up.
+		(my $after = $p) =~ s{/items/}{/after/};
+		rename($after, "$dir/mode") or die "security stand-in: $after: $!\n" if -e $after;
 		return notfound() unless defined $v;
 		# A concurrent writer: then/NAME replaces item NAME once it was read.
 		(my $then = $p) =~ s{/items/}{/then/};
@@ -188,7 +194,7 @@ func newStandIn(t *testing.T) *standIn {
 		t.Fatalf("the stand-in for security(1) is a perl script and perl is not installed: %v", err)
 	}
 	dir := t.TempDir()
-	for _, d := range []string{"bin", "calls", "items", "names", "then"} {
+	for _, d := range []string{"bin", "calls", "items", "names", "then", "after"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -571,6 +577,47 @@ func (s *standIn) replaceAfterRead(service, account string, old, new []byte) {
 	if err := errors.Join(os.WriteFile(filepath.Join(s.dir, "items", name), old, 0o600),
 		os.WriteFile(filepath.Join(s.dir, "then", name), new, 0o600)); err != nil {
 		s.t.Fatal(err)
+	}
+}
+
+// modeAfterLookup makes the stand-in switch to mode right after the next
+// lookup of account in service: the Keychain locked in the middle of a
+// read.
+func (s *standIn) modeAfterLookup(service, account, mode string) {
+	s.t.Helper()
+	name := hex.EncodeToString([]byte(service + "\x00" + account))
+	if err := os.WriteFile(filepath.Join(s.dir, "after", name), []byte(mode), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// TestMacSecurityLockedWhileCheckingAMissingPart: when a part of a split
+// record is missing, the list of parts is read again to tell a concurrent
+// replacement from damage. If that read fails (the Keychain was locked in
+// between), its error is the answer, not "damaged: delete it and sign in
+// again", which would throw away a login that is intact.
+func TestMacSecurityLockedWhileCheckingAMissingPart(t *testing.T) {
+	testenv.Hermetic(t)
+	sec := newStandIn(t)
+	dir := t.TempDir()
+	svc := itemService(dir)
+	s := openSecurity(t, dir)
+	ctx := context.Background()
+	if err := s.Set(ctx, "aws", []byte(strings.Repeat("rec-", 3000))); err != nil {
+		t.Fatal(err)
+	}
+	head := string(sec.items()[svc+"\x00aws"])
+	fields := strings.Split(strings.TrimPrefix(head, "credchain:chunks:v1:"), ":")
+	if len(fields) != 3 {
+		t.Fatalf("the record's item %q is not a list of parts", head)
+	}
+	part := "aws#" + fields[0] + ".0"
+	if err := os.Remove(filepath.Join(sec.dir, "items", hex.EncodeToString([]byte(svc+"\x00"+part)))); err != nil {
+		t.Fatal(err)
+	}
+	sec.modeAfterLookup(svc, part, "locked")
+	if _, err := s.Get(ctx, "aws"); !errors.Is(err, cache.ErrLocked) || strings.Contains(err.Error(), "sign in again") {
+		t.Fatalf("Get with a part missing and the Keychain locked before the list was read again: %v; want ErrLocked", err)
 	}
 }
 
