@@ -40,6 +40,8 @@ func TestFetchOutcomes(t *testing.T) {
 		keep                     string // the rotated refresh token to keep despite the error
 		retryAfter               time.Duration
 		text                     string
+		absent                   string // a text the error must not have
+		refusedMeta              string // what the record notes of a refused refresh token
 	}
 	for _, tc := range []struct {
 		name   string
@@ -50,11 +52,14 @@ func TestFetchOutcomes(t *testing.T) {
 	}{
 		{name: "rotates", status: 200, body: `{"access_token":"at-new","token_type":"bearer","expires_in":59,"refresh_token":"rt-new"}`},
 		{name: "keeps the refresh token when none comes back", status: 200, body: `{"access_token":"at-new","token_type":"Bearer","expires_in":59}`},
-		{name: "invalid_grant", status: 400, body: `{"error":"invalid_grant","error_description":"expired"}`, want: &want{loginRequired: true, text: "HTTP 400 invalid_grant: expired; the refresh token was refused, run credchain login"}},
-		{name: "invalid_request (Dex's reuse answer)", status: 400, body: `{"error":"invalid_request","error_description":"Refresh token is invalid or has already been claimed by another client."}`, want: &want{loginRequired: true, text: "invalid_request"}},
+		{name: "invalid_grant", status: 400, body: `{"error":"invalid_grant","error_description":"expired"}`, want: &want{loginRequired: true, text: "HTTP 400 invalid_grant: expired; the refresh token was refused, run credchain login", refusedMeta: "(HTTP 400 invalid_grant: expired)"}},
+		{name: "invalid_grant without a description", status: 400, body: `{"error":"invalid_grant"}`, want: &want{loginRequired: true, text: "HTTP 400 invalid_grant; the refresh token", absent: "unexpected answer", refusedMeta: "(HTTP 400 invalid_grant)"}},
+		{name: "an error without a code or description", status: 400, body: `{}`, want: &want{text: `HTTP 400: unexpected answer (content type "application/json")`}},
+		{name: "500 cut short", status: 500, header: map[string]string{"Content-Length": "1000"}, body: `oops`, want: &want{temporary: true, text: "HTTP 500: the response is not a valid token response", absent: "retry after"}},
+		{name: "invalid_request (Dex's reuse answer)", status: 400, body: `{"error":"invalid_request","error_description":"Refresh token is invalid or has already been claimed by another client."}`, want: &want{loginRequired: true, text: "invalid_request", refusedMeta: "(HTTP 400 invalid_request: Refresh token is invalid or has already been claimed by another client.)"}},
 		{name: "invalid_client is not a login problem", status: 401, body: `{"error":"invalid_client"}`, want: &want{permanent: true, text: "HTTP 401 invalid_client"}},
 		{name: "unauthorized_client", status: 400, body: `{"error":"unauthorized_client"}`, want: &want{permanent: true, text: "unauthorized_client"}},
-		{name: "500", status: 500, body: `oops`, want: &want{temporary: true, text: "HTTP 500"}},
+		{name: "500", status: 500, body: `oops`, want: &want{temporary: true, text: "HTTP 500", absent: "retry after"}},
 		{name: "429 with Retry-After", status: 429, header: map[string]string{"Retry-After": "17"}, body: `{"error":"slow_down"}`, want: &want{temporary: true, retryAfter: 17 * time.Second, text: "retry after 17s"}},
 		{name: "garbage with 200", status: 200, header: map[string]string{"Content-Type": "text/html"}, body: `<html>login page</html>`, want: &want{permanent: true, text: "not a valid token response"}},
 		{name: "no access token", status: 200, body: `{"token_type":"bearer"}`, want: &want{permanent: true, text: "token endpoint"}},
@@ -62,7 +67,7 @@ func TestFetchOutcomes(t *testing.T) {
 		{name: "already expired", status: 200, body: `{"access_token":"x","token_type":"bearer","expires_in":-10}`, want: &want{text: "already expired"}},
 		{name: "already expired, rotated refresh token kept", status: 200, body: `{"access_token":"x","token_type":"bearer","expires_in":-10,"refresh_token":"rt-rotated"}`, want: &want{text: "already expired", keep: "rt-rotated"}},
 		{name: "no access token, rotated refresh token kept", status: 200, body: `{"token_type":"bearer","refresh_token":"rt-rotated"}`, want: &want{permanent: true, text: "token endpoint", keep: "rt-rotated"}},
-		{name: "error echoing the refresh token", status: 400, body: `{"error":"invalid_grant","error_description":"rt-old-SECRET is bad"}`, want: &want{loginRequired: true, text: "[redacted] is bad"}},
+		{name: "error echoing the refresh token", status: 400, body: `{"error":"invalid_grant","error_description":"rt-old-SECRET is bad"}`, want: &want{loginRequired: true, text: "[redacted] is bad", refusedMeta: "(HTTP 400 invalid_grant: [redacted] is bad)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var form url.Values
@@ -114,6 +119,9 @@ func TestFetchOutcomes(t *testing.T) {
 			if !strings.Contains(msg, tc.want.text) || !strings.Contains(msg, srv.URL+"/token") {
 				t.Errorf("error %q: want it to name the token endpoint and say %q", msg, tc.want.text)
 			}
+			if tc.want.absent != "" && strings.Contains(msg, tc.want.absent) {
+				t.Errorf("error %q: want no %q in it", msg, tc.want.absent)
+			}
 			if strings.Contains(msg, "rt-old-SECRET") {
 				t.Errorf("error leaks the refresh token: %s", msg)
 			}
@@ -133,6 +141,11 @@ func TestFetchOutcomes(t *testing.T) {
 			var te *oauthpkce.TokenError
 			if !errors.As(err, &te) || te.Temporary != tc.want.temporary {
 				t.Errorf("TokenError temporary = %v, want %v", te != nil && te.Temporary, tc.want.temporary)
+			}
+			if te != nil {
+				if got := te.RecordMeta()[oauthpkce.MetaRefreshRefused]; !strings.HasSuffix(got, tc.want.refusedMeta) || (got == "") != (tc.want.refusedMeta == "") {
+					t.Errorf("record note of the refused refresh token %q; want it to end in %q", got, tc.want.refusedMeta)
+				}
 			}
 			var ra resolver.RetryAfter
 			if errors.As(err, &ra); ra == nil || ra.RetryAfter() != tc.want.retryAfter {
