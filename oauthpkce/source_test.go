@@ -29,6 +29,9 @@ func storedLogin(tokenURL string) *resolver.Credential {
 	}
 }
 
+// desc200 is a provider's error_description of exactly 200 characters.
+var desc200 = strings.Repeat("0123456789", 20)
+
 // TestFetchOutcomes drives the refresh against token endpoints on
 // 127.0.0.1 answering in every way that matters, and checks how each is
 // reported to the resolver.
@@ -67,6 +70,18 @@ func TestFetchOutcomes(t *testing.T) {
 		{name: "already expired", status: 200, body: `{"access_token":"x","token_type":"bearer","expires_in":-10}`, want: &want{text: "already expired"}},
 		{name: "already expired, rotated refresh token kept", status: 200, body: `{"access_token":"x","token_type":"bearer","expires_in":-10,"refresh_token":"rt-rotated"}`, want: &want{text: "already expired", keep: "rt-rotated"}},
 		{name: "no access token, rotated refresh token kept", status: 200, body: `{"token_type":"bearer","refresh_token":"rt-rotated"}`, want: &want{permanent: true, text: "token endpoint", keep: "rt-rotated"}},
+		// sanitize keeps a provider's text of up to 200 characters whole and
+		// cuts a longer one at 200 with an ellipsis.
+		{name: "a 200-character description is kept whole", status: 400, body: `{"error":"invalid_grant","error_description":"` + desc200 + `"}`, want: &want{loginRequired: true, text: ": " + desc200 + "; the refresh token was refused", absent: "…", refusedMeta: "(HTTP 400 invalid_grant: " + desc200 + ")"}},
+		{name: "a 201-character description is cut at 200", status: 400, body: `{"error":"invalid_grant","error_description":"` + desc200 + `Z"}`, want: &want{loginRequired: true, text: ": " + desc200 + "…; the refresh token was refused", absent: desc200 + "Z", refusedMeta: "(HTTP 400 invalid_grant: " + desc200 + "…)"}},
+		// golang.org/x/oauth2 takes any 2xx as an answer: a 299 without an
+		// access token still spent the old refresh token, so its rotated one
+		// is kept.
+		{name: "299 without an access token, rotated refresh token kept", status: 299, body: `{"token_type":"bearer","refresh_token":"rt-rotated"}`, want: &want{permanent: true, text: "HTTP 299", keep: "rt-rotated"}},
+		// A 300 is not a success: its body is left to golang.org/x/oauth2,
+		// so a body cut short is reported with the status, not as a
+		// network failure.
+		{name: "300 cut short", status: 300, header: map[string]string{"Content-Length": "1000"}, body: `oops`, want: &want{text: "HTTP 300: the response is not a valid token response", absent: "EOF"}},
 		{name: "error echoing the refresh token", status: 400, body: `{"error":"invalid_grant","error_description":"rt-old-SECRET is bad"}`, want: &want{loginRequired: true, text: "[redacted] is bad", refusedMeta: "(HTTP 400 invalid_grant: [redacted] is bad)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
