@@ -2,6 +2,7 @@ package oauthpkce_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -382,4 +383,112 @@ func oauthKey(t *testing.T, st cache.Store) string {
 	}
 	t.Fatalf("no oauth record in the store (keys %v)", keys)
 	return ""
+}
+
+// fakeJWT is an unsigned JWT with the given JSON claims (the refresh reads
+// claims only for the record; it verifies nothing).
+func fakeJWT(claims string) string {
+	return "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(claims)) + ".sig"
+}
+
+// TestRefreshRecordsTheAnswer: what a successful refresh writes into the
+// record besides the tokens: the notes about a missing refresh token go,
+// the expiry falls back to the access token's exp claim, the scopes note
+// follows the answer (or the settings when the record has none), and the
+// id_token's subject and email replace the stored ones only when present.
+func TestRefreshRecordsTheAnswer(t *testing.T) {
+	testenv.Hermetic(t)
+	exp := time.Now().Add(time.Hour).Unix()
+	notes := map[string]string{
+		oauthpkce.MetaRefresh: "refresh token refused", oauthpkce.MetaNoRefreshReason: "offline_access not granted",
+		oauthpkce.MetaRefreshRefused: "2026-01-01T00:00:00Z (HTTP 400 invalid_grant)",
+	}
+	absent := "\x00absent" // want: no such key in the record
+	for _, tc := range []struct {
+		name    string
+		scopes  []string          // oauth.scopes
+		meta    map[string]string // added to the stored login's meta
+		answer  string            // extra JSON members of the token response
+		want    map[string]string // meta entries the new record must have (absent: must not)
+		expiry  time.Time         // zero: none
+		expires bool              // the answer has expires_in 3600
+	}{
+		{name: "notes about a missing refresh token go when it works", meta: notes, expires: true,
+			want: map[string]string{oauthpkce.MetaRefresh: absent, oauthpkce.MetaNoRefreshReason: absent, oauthpkce.MetaRefreshRefused: absent}},
+		{name: "notes go also when the refresh token rotates", meta: notes, answer: `"refresh_token":"rt-new",`, expires: true,
+			want: map[string]string{oauthpkce.MetaRefresh: absent, oauthpkce.MetaNoRefreshReason: absent, oauthpkce.MetaRefreshRefused: absent}},
+		// Without expires_in the expiry is the access token's exp claim,
+		// when positive; exp 0 or none means no stated expiry (not one in
+		// 1970, which would be refused as already expired).
+		{name: "expiry from the access token's exp", answer: `"access_token":"` + fakeJWT(fmt.Sprintf(`{"exp":%d}`, exp)) + `",`, expiry: time.Unix(exp, 0)},
+		{name: "exp 0 is no expiry", answer: `"access_token":"` + fakeJWT(`{"exp":0}`) + `",`},
+		{name: "no exp is no expiry", answer: `"access_token":"` + fakeJWT(`{"sub":"x"}`) + `",`},
+		{name: "expires_in wins over exp", answer: `"access_token":"` + fakeJWT(`{"exp":1}`) + `",`, expires: true},
+		// Scopes: the answer's, else the settings' when the record has no
+		// note yet, else the note stays.
+		{name: "the answer's scope replaces the note", scopes: []string{"cfg"}, meta: map[string]string{oauthpkce.MetaScopes: "old"}, answer: `"scope":" openid  email ",`, expires: true,
+			want: map[string]string{oauthpkce.MetaScopes: "openid email"}},
+		{name: "an empty scope keeps the note", scopes: []string{"cfg"}, meta: map[string]string{oauthpkce.MetaScopes: "old"}, answer: `"scope":"",`, expires: true,
+			want: map[string]string{oauthpkce.MetaScopes: "old"}},
+		{name: "no scope keeps the note", scopes: []string{"cfg"}, meta: map[string]string{oauthpkce.MetaScopes: "old"}, expires: true,
+			want: map[string]string{oauthpkce.MetaScopes: "old"}},
+		{name: "no scope and no note: the settings' scopes", scopes: []string{"openid", "profile"}, expires: true,
+			want: map[string]string{oauthpkce.MetaScopes: "openid profile"}},
+		{name: "no scope, no note, no settings: no note", expires: true,
+			want: map[string]string{oauthpkce.MetaScopes: absent}},
+		// id_token: subject and email recorded when present.
+		{name: "id_token with a subject", meta: map[string]string{oauthpkce.MetaSubject: "old-sub"}, answer: `"id_token":"` + fakeJWT(`{"sub":"new-sub","email":"b@example.com"}`) + `",`, expires: true,
+			want: map[string]string{oauthpkce.MetaSubject: "new-sub", oauthpkce.MetaEmail: "b@example.com"}},
+		{name: "id_token without a subject keeps the stored one", meta: map[string]string{oauthpkce.MetaSubject: "old-sub"}, answer: `"id_token":"` + fakeJWT(`{"email":"b@example.com"}`) + `",`, expires: true,
+			want: map[string]string{oauthpkce.MetaSubject: "old-sub", oauthpkce.MetaEmail: "b@example.com"}},
+		{name: "id_token without a subject records none", answer: `"id_token":"` + fakeJWT(`{"email":"b@example.com"}`) + `",`, expires: true,
+			want: map[string]string{oauthpkce.MetaSubject: absent, oauthpkce.MetaEmail: "b@example.com"}},
+		{name: "id_token without an email keeps the stored one", answer: `"id_token":"` + fakeJWT(`{"sub":"new-sub"}`) + `",`, expires: true,
+			want: map[string]string{oauthpkce.MetaSubject: "new-sub", oauthpkce.MetaEmail: "a@example.com"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `{` + tc.answer + `"token_type":"bearer"`
+			if !strings.Contains(tc.answer, `"access_token"`) {
+				body += `,"access_token":"at-new"`
+			}
+			if tc.expires {
+				body += `,"expires_in":3600`
+			}
+			body += `}`
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, body)
+			}))
+			defer srv.Close()
+			src, err := oauthpkce.New(oauthpkce.Config{Scopes: tc.scopes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			prev := storedLogin(srv.URL + "/token")
+			for k, v := range tc.meta {
+				prev.Meta[k] = v
+			}
+			cred, err := src.Fetch(context.Background(), prev)
+			if err != nil {
+				t.Fatalf("Fetch with answer %s: %v", body, err)
+			}
+			for k, want := range tc.want {
+				got, ok := cred.Meta[k]
+				switch {
+				case want == absent && ok:
+					t.Errorf("meta %s = %q; want none", k, got)
+				case want != absent && got != want:
+					t.Errorf("meta %s = %q; want %q", k, got, want)
+				}
+			}
+			switch {
+			case tc.expires:
+				if left := time.Until(cred.Expiry); left < 59*time.Minute || left > time.Hour {
+					t.Errorf("expiry in %v; want expires_in's hour", left)
+				}
+			case !cred.Expiry.Equal(tc.expiry):
+				t.Errorf("expiry %v; want %v", cred.Expiry, tc.expiry)
+			}
+		})
+	}
 }
