@@ -492,3 +492,135 @@ func TestRefreshRecordsTheAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestRevokeEndpointAndClient: where Revoke posts and with which client id.
+// The endpoint is the login's, else oauth.revocation_url, else the one the
+// issuer's discovery names (consulted only when there is an issuer, and
+// never over one already known); the client id is the login's, the
+// configured one only when the login names none.
+func TestRevokeEndpointAndClient(t *testing.T) {
+	testenv.Hermetic(t)
+	var mu sync.Mutex
+	var posts []string // "path client_id"
+	var base string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/.well-known/openid-configuration" {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"revocation_endpoint":%q}`,
+				base, base+"/auth", base+"/token", base+"/revoke-discovered")
+			return
+		}
+		_ = r.ParseForm()
+		mu.Lock()
+		posts = append(posts, r.URL.Path+" "+r.PostForm.Get("client_id"))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	base = srv.URL
+	for _, tc := range []struct {
+		name     string
+		cfg      oauthpkce.Config
+		meta     map[string]string // the stored login's meta
+		want     string            // "path client_id" posted; "" for no request
+		wantDisc bool
+	}{
+		{name: "discovered endpoint with an issuer", cfg: oauthpkce.Config{Issuer: base, ClientID: "cli"},
+			meta: map[string]string{oauthpkce.MetaClientID: "cli"}, want: "/revoke-discovered cli"},
+		{name: "the login's endpoint over discovery", cfg: oauthpkce.Config{Issuer: base, ClientID: "cli"},
+			meta: map[string]string{oauthpkce.MetaClientID: "cli", oauthpkce.MetaRevokeURL: base + "/revoke-stored"}, want: "/revoke-stored cli"},
+		{name: "the setting over discovery", cfg: oauthpkce.Config{Issuer: base, ClientID: "cli", RevocationURL: base + "/revoke-set"},
+			meta: map[string]string{oauthpkce.MetaClientID: "cli"}, want: "/revoke-set cli"},
+		{name: "no issuer, no endpoint: nothing to call", cfg: oauthpkce.Config{ClientID: "cli", TokenURL: base + "/token"},
+			meta: map[string]string{oauthpkce.MetaClientID: "cli"}, want: ""},
+		{name: "the login's client id over the setting", cfg: oauthpkce.Config{ClientID: "other", RevocationURL: base + "/revoke-set"},
+			meta: map[string]string{oauthpkce.MetaClientID: "cli"}, want: "/revoke-set cli"},
+		{name: "the setting's client id when the login names none", cfg: oauthpkce.Config{ClientID: "other", RevocationURL: base + "/revoke-set"},
+			meta: map[string]string{}, want: "/revoke-set other"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			posts = nil
+			mu.Unlock()
+			src, err := oauthpkce.New(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cred := storedLogin(base + "/token")
+			cred.Meta = tc.meta
+			if err := src.Revoke(context.Background(), cred); err != nil {
+				t.Fatalf("Revoke: %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case tc.want == "" && len(posts) != 0:
+				t.Errorf("revocation requests %q; want none", posts)
+			case tc.want != "" && (len(posts) != 1 || posts[0] != tc.want):
+				t.Errorf("revocation requests %q; want [%q]", posts, tc.want)
+			}
+		})
+	}
+}
+
+// TestRevokeErrorHidesTheToken: a failed revocation request reports the
+// transport's error without the token it was sending, and keeps the cause
+// for errors.Is.
+func TestRevokeErrorHidesTheToken(t *testing.T) {
+	testenv.Hermetic(t)
+	cause := errors.New("connection reset")
+	for _, tc := range []struct {
+		name, text string // the transport's error text (after the cause)
+	}{
+		{name: "echoing the token", text: "while sending token=rt-old-SECRET"},
+		{name: "plain", text: "by peer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := &http.Client{Transport: roundTrip(func(*http.Request) (*http.Response, error) {
+				return nil, fmt.Errorf("%w %s", cause, tc.text)
+			})}
+			src, err := oauthpkce.New(oauthpkce.Config{ClientID: "cli", RevocationURL: "https://idp.example.com/revoke", HTTPClient: client})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = src.Revoke(context.Background(), storedLogin("https://idp.example.com/token"))
+			if err == nil || strings.Contains(err.Error(), "rt-old-SECRET") || !errors.Is(err, cause) {
+				t.Fatalf("Revoke: %v; want the cause, without the refresh token", err)
+			}
+			if want := strings.ReplaceAll(tc.text, "rt-old-SECRET", "[redacted]"); !strings.Contains(err.Error(), "connection reset "+want) {
+				t.Errorf("Revoke: %v; want it to say %q", err, want)
+			}
+		})
+	}
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestIdentity: the identity names the issuer (or, without one, the
+// authorize and token endpoints), the client and the scopes, leaving out
+// what is not set.
+func TestIdentity(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  oauthpkce.Config
+		want string
+	}{
+		{oauthpkce.Config{Issuer: "https://idp.example.com", ClientID: "cli", Scopes: []string{"openid", "email"}},
+			"issuer=https://idp.example.com client_id=cli scopes=openid email"},
+		// With an issuer, configured endpoints do not make another identity.
+		{oauthpkce.Config{Issuer: "https://idp.example.com", ClientID: "cli", AuthorizeURL: "https://idp.example.com/a", TokenURL: "https://idp.example.com/t"},
+			"issuer=https://idp.example.com client_id=cli"},
+		{oauthpkce.Config{ClientID: "cli", AuthorizeURL: "https://idp.example.com/a", TokenURL: "https://idp.example.com/t", Scopes: []string{"x"}},
+			"authorize_url=https://idp.example.com/a token_url=https://idp.example.com/t client_id=cli scopes=x"},
+		{oauthpkce.Config{TokenURL: "https://idp.example.com/t"}, "token_url=https://idp.example.com/t"},
+		{oauthpkce.Config{}, ""},
+	} {
+		src, err := oauthpkce.New(tc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := src.Identity(); got != tc.want {
+			t.Errorf("Identity of %+v = %q; want %q", tc.cfg, got, tc.want)
+		}
+	}
+}
