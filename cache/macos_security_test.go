@@ -316,6 +316,17 @@ func openSecurity(t *testing.T, dir string) cache.Store {
 	return openT(t, cache.Options{Backend: "macos-security", Dir: dir, Timeout: 10 * time.Second})
 }
 
+// openSecurityStandIn installs a stand-in security program and opens a
+// macos-security store on a new directory; it returns the stand-in, the
+// store and the Keychain service of the store's items.
+func openSecurityStandIn(t *testing.T) (*standIn, cache.Store, string) {
+	t.Helper()
+	testenv.Hermetic(t)
+	sec := newStandIn(t)
+	dir := t.TempDir()
+	return sec, openSecurity(t, dir), itemService(dir)
+}
+
 func argvs(cs []call) [][]string {
 	out := make([][]string, len(cs))
 	for i, c := range cs {
@@ -478,11 +489,7 @@ func TestMacSecurityContract(t *testing.T) {
 // large for the Keychain is refused with a clear error that leaves the old
 // one in place.
 func TestMacSecurityLongRecord(t *testing.T) {
-	testenv.Hermetic(t)
-	sec := newStandIn(t)
-	dir := t.TempDir()
-	svc := itemService(dir)
-	s := openSecurity(t, dir)
+	sec, s, svc := openSecurityStandIn(t)
 	ctx := context.Background()
 
 	long := []byte(`{"version":1,"token":"` + strings.Repeat("Ab3-", 2500) + `"}`)
@@ -597,11 +604,7 @@ func (s *standIn) modeAfterLookup(service, account, mode string) {
 // between), its error is the answer, not "damaged: delete it and sign in
 // again", which would throw away a login that is intact.
 func TestMacSecurityLockedWhileCheckingAMissingPart(t *testing.T) {
-	testenv.Hermetic(t)
-	sec := newStandIn(t)
-	dir := t.TempDir()
-	svc := itemService(dir)
-	s := openSecurity(t, dir)
+	sec, s, svc := openSecurityStandIn(t)
 	ctx := context.Background()
 	if err := s.Set(ctx, "aws", []byte(strings.Repeat("rec-", 3000))); err != nil {
 		t.Fatal(err)
@@ -626,11 +629,7 @@ func TestMacSecurityLockedWhileCheckingAMissingPart(t *testing.T) {
 // (credchain logout) after the reader read its list reports no record, not
 // a damaged one to delete.
 func TestMacSecuritySplitRecordDeletedWhileRead(t *testing.T) {
-	testenv.Hermetic(t)
-	sec := newStandIn(t)
-	dir := t.TempDir()
-	svc := itemService(dir)
-	s := openSecurity(t, dir)
+	sec, s, svc := openSecurityStandIn(t)
 	ctx := context.Background()
 	if err := s.Set(ctx, "aws", []byte(strings.Repeat("old-", 3000))); err != nil {
 		t.Fatal(err)
@@ -653,11 +652,7 @@ func TestMacSecuritySplitRecordDeletedWhileRead(t *testing.T) {
 // as damaged. A part missing under an unchanged list is damage (see
 // TestMacSecurityLongRecord).
 func TestMacSecuritySplitRecordReplacedWhileRead(t *testing.T) {
-	testenv.Hermetic(t)
-	sec := newStandIn(t)
-	dir := t.TempDir()
-	svc := itemService(dir)
-	s := openSecurity(t, dir)
+	sec, s, svc := openSecurityStandIn(t)
 	ctx := context.Background()
 
 	older := []byte(strings.Repeat("old-", 3000))
@@ -857,11 +852,7 @@ func writeLines(calls []call) []string {
 // is written whole, in that one line; the same record under a key one
 // letter longer (a 4033-byte line) is split.
 func TestMacSecurityWholeRecordAtLineLimit(t *testing.T) {
-	testenv.Hermetic(t)
-	sec := newStandIn(t)
-	dir := t.TempDir()
-	svc := itemService(dir)
-	s := openSecurity(t, dir)
+	sec, s, svc := openSecurityStandIn(t)
 	ctx := context.Background()
 
 	key := "ab" // a key whose line can be exactly 4032 bytes: hex is even
@@ -911,11 +902,7 @@ func TestMacSecurityWholeRecordAtLineLimit(t *testing.T) {
 // a binary record, which is stored as base64) and a record of that size is
 // stored.
 func TestMacSecuritySplitSizes(t *testing.T) {
-	testenv.Hermetic(t)
-	sec := newStandIn(t)
-	dir := t.TempDir()
-	svc := itemService(dir)
-	s := openSecurity(t, dir)
+	sec, s, svc := openSecurityStandIn(t)
 	ctx := context.Background()
 
 	key := "tok" // a key that makes the room for a part's hex even
