@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# CI: mutation testing (scripts/mutation.sh) of the resolver/ and cache/
-# lines the change touched since the first parent of HEAD (the previous
-# main), when the estimate stays under the budget (default 10 minutes).
+# CI: mutation testing (scripts/mutation.sh) of the core lines the change
+# touched since the first parent of HEAD (the previous main): resolver/,
+# cache/ and the packages of the sources' refresh and transport code; when
+# the estimate stays under the budget (default 10 minutes).
 # Report only, unless MUTATION_GATE=1: a lived mutant may be equivalent
 # (docs/testing.md lists the known ones) and is for a person to judge.
 set -euo pipefail
@@ -15,9 +16,10 @@ if ! git rev-parse -q --verify "$base^{commit}" >/dev/null; then
 	echo "mutation: no $base to compare with (shallow clone?); skipped"
 	exit 0
 fi
+pkgs=(resolver cache oauthpkce providers/aws providers/gcp)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-MUTATION_OUT=$out scripts/mutation.sh --diff "$base" --dry-run resolver cache | tee "$out/dry.txt"
+MUTATION_OUT=$out scripts/mutation.sh --diff "$base" --dry-run "${pkgs[@]}" | tee "$out/dry.txt"
 runnable=$( (grep -Eo '^Runnable: [0-9]+' "$out/dry.txt" || true) | awk '{n += $2} END {print n + 0}')
 if [ "$runnable" -eq 0 ]; then
 	echo "mutation: no mutant on the changed lines; nothing to run"
@@ -29,7 +31,7 @@ if [ $((runnable * per_mutant)) -gt "$budget" ]; then
 fi
 gate=()
 [ "${MUTATION_GATE:-0}" = 1 ] && gate=(--gate)
-if ! MUTATION_OUT=$out timeout "$budget" scripts/mutation.sh --diff "$base" "${gate[@]}" resolver cache; then
+if ! MUTATION_OUT=$out timeout "$budget" scripts/mutation.sh --diff "$base" "${gate[@]}" "${pkgs[@]}"; then
 	if [ "${MUTATION_GATE:-0}" = 1 ]; then exit 1; fi
 	echo "mutation: see the lived mutants above (report only)"
 fi
