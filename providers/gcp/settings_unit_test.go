@@ -165,3 +165,30 @@ func TestIdentityTokenURL(t *testing.T) {
 		t.Errorf("identity without a token URL = %q", none)
 	}
 }
+
+// TestADCIgnoresCloudSDKConfig: cloud.google.com/go/auth (like Claude
+// Code's google-auth-library) reads gcloud's ADC file from
+// ~/.config/gcloud and never from CLOUDSDK_CONFIG. The token_uri the source
+// passes on and the file the identity names must be that same file: an ADC
+// file under CLOUDSDK_CONFIG (another user, another token endpoint) is
+// neither used for the token nor named in the identity.
+func TestADCIgnoresCloudSDKConfig(t *testing.T) {
+	home := env(t)
+	f := testenv.NewGoogleFake(t)
+	writeFile(t, adcPath(home), withTokenURI(t, f.AuthorizedUserJSON(), f.TokenURL))
+	elsewhere := filepath.Join(home, "gcloud-elsewhere")
+	t.Setenv("CLOUDSDK_CONFIG", elsewhere)
+	writeFile(t, filepath.Join(elsewhere, "application_default_credentials.json"),
+		[]byte(fmt.Sprintf(`{"type":"authorized_user","client_id":"other.apps.googleusercontent.com","client_secret":"s","refresh_token":"rt-other","token_uri":"http://127.0.0.1:%d/token"}`, testenv.DeadPort(t))))
+	src := gcp.New(options(gcp.Options{Project: "p"}))
+	cred, err := src.Fetch(context.Background(), nil)
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	if !f.IsIssued(cred.Token.Reveal(), testenv.GrantRefreshToken) {
+		t.Fatalf("Fetch = %v, want a user token from the home ADC file's token_uri", cred)
+	}
+	if id := src.Identity(); !strings.HasPrefix(id, "credentials="+adcPath(home)+" ") || !strings.Contains(id, "client_id="+testenv.GoogleClientID) {
+		t.Errorf("Identity = %q, want the home ADC file (the one the library uses) and its client", id)
+	}
+}
