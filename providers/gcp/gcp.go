@@ -340,7 +340,7 @@ func (s *Source) detect() (*auth.Credentials, error) {
 	}
 	if opts.TokenURL == "" {
 		// gcloud's ADC file, which DetectDefault reads next.
-		if data, err := os.ReadFile(s.adcFile()); err == nil {
+		if data, err := os.ReadFile(s.adcPath()); err == nil {
 			if typ, err := credentialsType(data); err == nil && typ == credentials.AuthorizedUser {
 				opts.TokenURL = tokenURI(data)
 			}
@@ -361,23 +361,6 @@ func tokenURI(data []byte) string {
 	}
 	_ = json.Unmarshal(data, &f)
 	return f.TokenURI
-}
-
-// adcFile is gcloud's application-default credentials file, as
-// cloud.google.com/go/auth finds it.
-func (s *Source) adcFile() string {
-	const name = "application_default_credentials.json"
-	if d := s.opts.Getenv("CLOUDSDK_CONFIG"); d != "" {
-		return filepath.Join(d, name)
-	}
-	if runtime.GOOS == "windows" {
-		return filepath.Join(s.opts.Getenv("APPDATA"), "gcloud", name)
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(home, ".config", "gcloud", name)
 }
 
 // credentialsType reads the "type" of a credentials file without quoting
@@ -458,20 +441,22 @@ func readBounded(path string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, 1<<20))
 }
 
-// adcPath is gcloud's application default credentials file.
+// adcPath is gcloud's application default credentials file where
+// cloud.google.com/go/auth looks for it (as does Claude Code's
+// google-auth-library): %APPDATA%\gcloud on Windows, else ~/.config/gcloud.
+// Neither library reads CLOUDSDK_CONFIG, so neither does this: the file
+// whose token_uri and identity the source uses must be the one the library
+// loads. "" when there is no home directory.
 func (s *Source) adcPath() string {
-	dir := s.opts.Getenv("CLOUDSDK_CONFIG")
-	if dir == "" {
-		if runtime.GOOS == "windows" {
-			dir = filepath.Join(s.opts.Getenv("APPDATA"), "gcloud")
-		} else if home, err := os.UserHomeDir(); err == nil {
-			dir = filepath.Join(home, ".config", "gcloud")
-		}
+	const name = "application_default_credentials.json"
+	if runtime.GOOS == "windows" {
+		return filepath.Join(s.opts.Getenv("APPDATA"), "gcloud", name)
 	}
-	if dir == "" {
+	home, err := os.UserHomeDir()
+	if err != nil {
 		return ""
 	}
-	return filepath.Join(dir, "application_default_credentials.json")
+	return filepath.Join(home, ".config", "gcloud", name)
 }
 
 var _ resolver.Identifier = (*Source)(nil)
