@@ -316,3 +316,55 @@ func TestBearerTokenRegion(t *testing.T) {
 		})
 	}
 }
+
+// TestScheduledRefreshKeepsTheCheckedIdentity: a scheduled refresh (new
+// keys, no STS call) from the same provider keeps the account and ARN the
+// last STS check found, so status goes on naming the identity; keys from
+// another provider are another identity and carry nothing over.
+func TestScheduledRefreshKeepsTheCheckedIdentity(t *testing.T) {
+	const account, arn = "999988887777", "arn:aws:iam::999988887777:user/dev"
+	for _, tc := range []struct {
+		name, prevProvider string
+		nilMeta, carried   bool
+	}{
+		{"same provider", "", false, true},
+		{"another provider", "SSOProvider", false, false},
+		{"no notes", "", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sts, _ := newFakeSTS(t)
+			t.Setenv("AWS_ACCESS_KEY_ID", "AKIAREFRESHED0000001")
+			t.Setenv("AWS_SECRET_ACCESS_KEY", "refreshed-secret")
+			t.Setenv("AWS_ACCOUNT_ID", "")
+			src := aws.New(options(aws.Options{Region: "us-east-1"}))
+			prev := &resolver.Credential{Kind: resolver.KindAWS, Source: aws.Name,
+				AWS: &resolver.AWSKeys{AccessKeyID: "AKIAPREVIOUS00000001", SecretAccessKey: resolver.NewSecret("previous-secret")}}
+			if !tc.nilMeta {
+				provider := tc.prevProvider
+				if provider == "" {
+					// What the same chain reports for these keys.
+					first, err := src.Fetch(context.Background(), prev)
+					if err != nil {
+						t.Fatal(err)
+					}
+					provider = first.Meta["provider"]
+				}
+				prev.Meta = map[string]string{"provider": provider, "account": account, "arn": arn}
+			}
+			cred, err := src.Fetch(context.Background(), prev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(sts.all()); n != 0 {
+				t.Fatalf("%d STS calls for a scheduled refresh, want none", n)
+			}
+			gotAccount, gotARN := cred.Meta["account"], cred.Meta["arn"]
+			if tc.carried && (gotAccount != account || gotARN != arn) {
+				t.Errorf("Meta account %q arn %q; want the checked %q and %q kept", gotAccount, gotARN, account, arn)
+			}
+			if !tc.carried && (gotAccount != "" || gotARN != "") {
+				t.Errorf("Meta account %q arn %q; want none carried over", gotAccount, gotARN)
+			}
+		})
+	}
+}
