@@ -10,6 +10,7 @@ import (
 
 	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/providers/gcp"
+	"github.com/credchain/credchain/providers/internal/shell"
 )
 
 // TestDescribeFileAndTokenURL: status shows the credentials file (from the
@@ -99,33 +100,47 @@ func TestTokenErrorHint(t *testing.T) {
 }
 
 // TestAuthRefreshCooldownFollowsOptionsNow: the cool-down of
-// gcpAuthRefresh is measured on Options.Now: the command is not run again
-// until that clock has passed the cool-down.
+// gcpAuthRefresh (the configured one, else the default) is measured on
+// Options.Now: the command is not run again until that clock has passed
+// the cool-down, and the error in between says how long it is.
 func TestAuthRefreshCooldownFollowsOptionsNow(t *testing.T) {
-	home := env(t)
-	f := testenv.NewGoogleFake(t)
-	f.FailNext(1000)
-	p := filepath.Join(home, "user.json")
-	writeFile(t, p, f.AuthorizedUserJSON())
-	count := filepath.Join(home, "refresh.runs")
-	clock := testenv.NewFakeClock(time.Now())
-	src := gcp.New(options(gcp.Options{CredentialsFile: p, TokenURL: f.TokenURL, Now: clock.Now,
-		RefreshCooldown: time.Minute, AuthRefresh: fmt.Sprintf("echo run >> %q", count)}))
-	fetch := func() {
-		t.Helper()
-		if _, err := src.Fetch(context.Background(), nil); err == nil {
-			t.Fatal("Fetch succeeded with the token endpoint refusing")
-		}
-	}
-	fetch()
-	fetch()
-	if n := testenv.CountLines(t, count); n != 1 {
-		t.Fatalf("gcpAuthRefresh ran %d times within the cool-down, want 1", n)
-	}
-	clock.Advance(time.Minute + time.Second)
-	fetch()
-	if n := testenv.CountLines(t, count); n != 2 {
-		t.Fatalf("gcpAuthRefresh ran %d times after Options.Now passed the cool-down, want 2", n)
+	for _, tc := range []struct {
+		configured, want time.Duration
+	}{
+		{time.Minute, time.Minute},
+		{0, shell.DefaultCooldown},
+	} {
+		t.Run(tc.want.String(), func(t *testing.T) {
+			home := env(t)
+			f := testenv.NewGoogleFake(t)
+			f.FailNext(1000)
+			p := filepath.Join(home, "user.json")
+			writeFile(t, p, f.AuthorizedUserJSON())
+			count := filepath.Join(home, "refresh.runs")
+			clock := testenv.NewFakeClock(time.Now())
+			src := gcp.New(options(gcp.Options{CredentialsFile: p, TokenURL: f.TokenURL, Now: clock.Now,
+				RefreshCooldown: tc.configured, AuthRefresh: fmt.Sprintf("echo run >> %q", count)}))
+			fetch := func() error {
+				t.Helper()
+				_, err := src.Fetch(context.Background(), nil)
+				if err == nil {
+					t.Fatal("Fetch succeeded with the token endpoint refusing")
+				}
+				return err
+			}
+			fetch()
+			if err := fetch(); !strings.Contains(err.Error(), fmt.Sprintf("ran less than %v ago", tc.want)) {
+				t.Errorf("Fetch within the cool-down: %v; want it to name the %v cool-down", err, tc.want)
+			}
+			if n := testenv.CountLines(t, count); n != 1 {
+				t.Fatalf("gcpAuthRefresh ran %d times within the cool-down, want 1", n)
+			}
+			clock.Advance(tc.want + time.Second)
+			fetch()
+			if n := testenv.CountLines(t, count); n != 2 {
+				t.Fatalf("gcpAuthRefresh ran %d times after Options.Now passed the cool-down, want 2", n)
+			}
+		})
 	}
 }
 
