@@ -74,6 +74,10 @@ type OIDCOptions struct {
 	// DeviceExpiresIn the device code's lifetime (5 min when zero).
 	DeviceInterval  time.Duration
 	DeviceExpiresIn time.Duration
+	// DeviceExpiryUnenforced keeps answering authorization_pending after
+	// the lifetime it announced (a provider whose clock runs behind), so
+	// only the client's own deadline can end an unapproved login.
+	DeviceExpiryUnenforced bool
 	// DeviceSlowDown answers the first device token poll with slow_down.
 	DeviceSlowDown bool
 	// DeviceFailures answers that many first device token polls with 503.
@@ -496,7 +500,7 @@ func (p *OIDCProvider) token(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case d.polls <= p.opts.DeviceFailures:
 			opWriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
-		case now.After(d.expiry):
+		case now.After(d.expiry) && !p.opts.DeviceExpiryUnenforced:
 			opTokenErr(w, "expired_token", "")
 		case tooFast:
 			p.stats.TooFastPolls++
