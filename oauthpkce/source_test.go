@@ -348,12 +348,7 @@ func newResolver(t *testing.T, src resolver.Source, st cache.Store, events *test
 	if mod != nil {
 		mod(&cfg)
 	}
-	r, err := resolver.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("resolver.New: %v", err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r
+	return testenv.NewResolver(t, cfg)
 }
 
 func storedCred(t *testing.T, st cache.Store) *resolver.Credential {

@@ -54,12 +54,7 @@ func newResolver(t *testing.T, clock *testenv.FakeClock, events *testenv.Events,
 	if events != nil {
 		cfg.OnEvent = events.Add
 	}
-	r, err := resolver.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r
+	return testenv.NewResolver(t, cfg)
 }
 
 func mustResolve(t *testing.T, r *resolver.Resolver) *resolver.Credential {

@@ -24,12 +24,7 @@ func newResolverCfg(t *testing.T, cfg resolver.Config) *resolver.Resolver {
 	if cfg.Clock == nil {
 		cfg.Clock = testenv.NewFakeClock(t0)
 	}
-	r, err := resolver.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r
+	return testenv.NewResolver(t, cfg)
 }
 
 // rotating hands out credentials of kind whose secret ends in the fetch

@@ -257,12 +257,7 @@ func newResolver(t *testing.T, cfg resolver.Config) *resolver.Resolver {
 	if cfg.Signers == nil {
 		cfg.Signers = map[resolver.Kind]resolver.Signer{resolver.KindAWS: aws.NewSigner()}
 	}
-	r, err := resolver.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r
+	return testenv.NewResolver(t, cfg)
 }
 
 func TestSignatureVerifiedByMoto(t *testing.T) {

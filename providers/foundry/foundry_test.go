@@ -58,12 +58,7 @@ func (a *apiStandIn) headers() []http.Header {
 
 func newResolver(t *testing.T, src resolver.Source) *resolver.Resolver {
 	t.Helper()
-	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r
+	return testenv.NewResolver(t, resolver.Config{Sources: []resolver.Source{src}})
 }
 
 func post(t *testing.T, r *resolver.Resolver, url string) int {

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/credchain/credchain/internal/testenv"
 	"github.com/credchain/credchain/resolver"
 	"github.com/credchain/credchain/resolver/oauth2adapter"
 )
@@ -29,12 +30,7 @@ func (s *rotating) Fetch(context.Context, *resolver.Credential) (*resolver.Crede
 
 func newResolver(t *testing.T, src resolver.Source) *resolver.Resolver {
 	t.Helper()
-	r, err := resolver.New(context.Background(), resolver.Config{Sources: []resolver.Source{src}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	return r
+	return testenv.NewResolver(t, resolver.Config{Sources: []resolver.Source{src}})
 }
 
 // An oauth2.Transport over the adapter, with Watch as its base: a 401 seen
