@@ -16,6 +16,19 @@ type platformSettings struct {
 	MantleEnabled       bool   `mapstructure:"mantle_enabled"`
 }
 
+// platformOptions decodes section aws and returns the chain options with
+// the program's output, environment and secret variables wired in; the
+// caller adds its own switch and variables.
+func platformOptions(in source.Input) (platformSettings, Options, error) {
+	var o platformSettings
+	if err := in.Decode(&o); err != nil {
+		return o, Options{}, err
+	}
+	opts := o.Options
+	opts.Output, opts.Getenv, opts.ScrubEnv = in.Output(), in.Getenv, in.SecretVariables()
+	return o, opts, nil
+}
+
 // AnthropicAWSDescriptor is source anthropic-aws (Claude Platform on AWS):
 // turned on by a truthy $CLAUDE_CODE_USE_ANTHROPIC_AWS or
 // aws.anthropic_aws_enabled; the aws.* chain keys are shared with bedrock.
@@ -42,14 +55,12 @@ func AnthropicAWSDescriptor() source.Descriptor {
 		},
 		Enabled: func(in source.Input) bool { _, on := enabled(in); return on },
 		New: func(_ context.Context, in source.Input) (resolver.Source, error) {
-			var o platformSettings
-			if err := in.Decode(&o); err != nil {
+			o, opts, err := platformOptions(in)
+			if err != nil {
 				return nil, err
 			}
-			opts := o.Options
 			opts.Enabled = o.AnthropicAWSEnabled
 			opts.WorkspaceID = o.WorkspaceIDSetting
-			opts.Output, opts.Getenv, opts.ScrubEnv = in.Output(), in.Getenv, in.SecretVariables()
 			opts.EnableVariable, opts.BearerTokenVariable = in.Variable("use_anthropic_aws"), in.Variable("anthropic_aws_api_key")
 			opts.WorkspaceVariable, opts.SkipVariable = in.Variable("anthropic_aws_workspace_id"), in.Variable("skip_anthropic_aws_auth")
 			return NewAnthropicAWS(opts), nil
@@ -81,13 +92,11 @@ func MantleDescriptor() source.Descriptor {
 			return in.Decode(&o) == nil && (o.MantleEnabled || resolver.Truthy(in.Getenv(in.Variable("use_mantle"))))
 		},
 		New: func(_ context.Context, in source.Input) (resolver.Source, error) {
-			var o platformSettings
-			if err := in.Decode(&o); err != nil {
+			o, opts, err := platformOptions(in)
+			if err != nil {
 				return nil, err
 			}
-			opts := o.Options
 			opts.Enabled = o.MantleEnabled
-			opts.Output, opts.Getenv, opts.ScrubEnv = in.Output(), in.Getenv, in.SecretVariables()
 			opts.EnableVariable, opts.BearerTokenVariable = in.Variable("use_mantle"), in.Variable("bedrock_bearer_token")
 			opts.SkipVariable = in.Variable("skip_mantle_auth")
 			return NewMantle(opts), nil
