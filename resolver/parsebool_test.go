@@ -1,6 +1,10 @@
 package resolver
 
-import "testing"
+import (
+	"errors"
+	"strings"
+	"testing"
+)
 
 func TestParseBool(t *testing.T) {
 	for _, tc := range []struct {
@@ -17,6 +21,31 @@ func TestParseBool(t *testing.T) {
 		}
 		if Truthy(tc.in) != (tc.value && tc.ok) {
 			t.Errorf("Truthy(%q) = %v", tc.in, Truthy(tc.in))
+		}
+	}
+}
+
+// A provider switch is on by its setting or by a truthy variable, and off
+// otherwise with a NotConfigured error that names the variable to set.
+func TestProbeSwitch(t *testing.T) {
+	env := map[string]string{"CLAUDE_CODE_USE_X": "yes", "CLAUDE_CODE_USE_OFF": "0"}
+	getenv := func(k string) string { return env[k] }
+	for _, tc := range []struct {
+		enabled  bool
+		variable string
+		on       bool
+	}{
+		{false, "CLAUDE_CODE_USE_X", true},
+		{true, "CLAUDE_CODE_USE_UNSET", true},
+		{false, "CLAUDE_CODE_USE_OFF", false},
+		{false, "CLAUDE_CODE_USE_UNSET", false},
+	} {
+		err := ProbeSwitch(tc.enabled, getenv, tc.variable)
+		switch {
+		case tc.on && err != nil:
+			t.Errorf("enabled %v, %s=%q: %v; want on", tc.enabled, tc.variable, env[tc.variable], err)
+		case !tc.on && (!errors.Is(err, ErrNotConfigured) || !strings.Contains(err.Error(), tc.variable+" is not set")):
+			t.Errorf("enabled %v, %s=%q: %v; want NotConfigured naming the variable", tc.enabled, tc.variable, env[tc.variable], err)
 		}
 	}
 }

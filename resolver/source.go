@@ -62,6 +62,16 @@ func Truthy(v string) bool {
 	return on
 }
 
+// ProbeSwitch is the Probe of a source turned on by a setting (enabled) or
+// by a truthy environment variable such as CLAUDE_CODE_USE_BEDROCK: nil
+// when on, else a NotConfigured error naming the variable.
+func ProbeSwitch(enabled bool, getenv func(string) string, variable string) error {
+	if enabled || Truthy(getenv(variable)) {
+		return nil
+	}
+	return NotConfigured("%s is not set", variable)
+}
+
 // ParseBool is the one reader of on/off values in credchain (switch
 // variables, boolean settings, CI): 1, true, yes, on mean true; 0, false,
 // no, off mean false; any case, surrounding space ignored. ok is false for

@@ -79,10 +79,7 @@ func (s *Source) Name() string { return Name }
 
 // Probe implements resolver.Prober.
 func (s *Source) Probe() error {
-	if s.opts.Enabled || resolver.Truthy(s.opts.Getenv(s.opts.EnableVariable)) {
-		return nil
-	}
-	return resolver.NotConfigured("%s is not set", s.opts.EnableVariable)
+	return resolver.ProbeSwitch(s.opts.Enabled, s.opts.Getenv, s.opts.EnableVariable)
 }
 
 // Describe implements resolver.Describer.

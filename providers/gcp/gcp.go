@@ -161,10 +161,7 @@ func (s *Source) Name() string { return Name }
 // Probe implements resolver.Prober: the source applies when
 // CLAUDE_CODE_USE_VERTEX is truthy or Options.Enabled is set.
 func (s *Source) Probe() error {
-	if s.opts.Enabled || resolver.Truthy(s.opts.Getenv(s.opts.EnableVariable)) {
-		return nil
-	}
-	return resolver.NotConfigured("%s is not set", s.opts.EnableVariable)
+	return resolver.ProbeSwitch(s.opts.Enabled, s.opts.Getenv, s.opts.EnableVariable)
 }
 
 // Persistent implements resolver.Persistent: access tokens are kept in the
